@@ -1,0 +1,48 @@
+# GPT from scratch: `make lab` opens the series in JupyterLab, `make test` runs every check.
+# Both create a virtual environment in $(VENV) and install everything into it first.
+#
+#   TORCH_SPEC   what `pip install` is given for torch, e.g. "torch==2.13.0" or
+#                "torch --index-url https://download.pytorch.org/whl/cpu" (see the README)
+#   PYTHON       the Python (3.10+) that creates the virtual environment
+#   NB           the notebook(s) `make outputs` re-executes (default: all of them)
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= 'torch>=2.4'
+CONSTRAINTS ?= constraints.txt
+NB ?=
+
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300
+
+.PHONY: install lab test outputs constraints clean
+
+install:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "this series needs Python 3.10 or newer; $(PYTHON) is " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	@if [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$$(sed -n 's/^# python: *//p' $(CONSTRAINTS))" ]; then \
+	    echo "installing the exact versions pinned in $(CONSTRAINTS)"; flags="-c $(CONSTRAINTS)"; \
+	else \
+	    echo "note: $(CONSTRAINTS) pins versions for another Python; installing from the ranges in requirements.txt"; flags=""; \
+	fi; \
+	$(PY) -m pip install --quiet $$flags -r requirements.txt -e .
+
+lab: install
+	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+
+test: install
+	$(PY) -m pytest tests notebooks $(NBVAL)
+
+outputs: install
+	$(PY) tools/run_notebooks.py $(NB)
+
+constraints:
+	@{ echo "# Exact versions the committed notebook outputs were produced with (torch: see TORCH_SPEC)."; \
+	   echo "# Regenerate with 'make constraints' after upgrading, then re-run 'make outputs'."; \
+	   echo "# python: $$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; \
+	   $(PY) -m pip freeze --exclude-editable | grep -v -i -E '^(torch|triton|nvidia-|gptlib)\b'; } > $(CONSTRAINTS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

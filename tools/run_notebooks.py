@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Re-execute notebooks from a clean kernel, in order, on the CPU, and write the outputs back.
+
+This is the only way the committed outputs are produced (never edit a notebook's JSON by hand):
+
+    python tools/run_notebooks.py                           # every notebooks/*.ipynb, in order
+    python tools/run_notebooks.py notebooks/00_welcome.ipynb
+
+Each notebook is cleared, normalised (nbformat 4.5, cell ids, kernel ``python3``, no stored widget
+state, no per-cell timestamps) and run top to bottom in its own folder with ``GPTLIB_DEVICE=cpu``.
+A cell that raises stops the run and nothing is written, unless the cell is tagged
+``raises-exception``. The wall time of the run is recorded in the notebook's metadata
+(``metadata.gptlib.run_time_s``), where tests/test_notebook_hygiene.py checks it against the budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def normalise(nb: nbformat.NotebookNode) -> None:
+    """Clear outputs and everything a run or an editor leaves behind that is not content."""
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    seen = set()
+    for cell in nb.cells:
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = uuid.uuid4().hex[:8]
+        seen.add(cell["id"])
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("collapsed", None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+
+
+def run(path: Path, timeout: int) -> float:
+    """Execute one notebook in place; returns its wall time in seconds."""
+    nb = nbformat.read(path, as_version=4)
+    normalise(nb)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", allow_errors=False, record_timing=False,
+        store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
+    )
+    started = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - started
+    nb.metadata.pop("widgets", None)
+    nb.metadata["gptlib"] = {
+        "run_time_s": round(elapsed, 1),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": _version("torch"),
+    }
+    nbformat.validate(nb)
+    tmp = path.with_name(f".{path.name}.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)  # a crash mid-write never leaves half a notebook
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    args = parser.parse_args(argv)
+    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for p in paths:
+        if p.suffix != ".ipynb" or not p.is_file():
+            parser.error(f"{p} is not a notebook file")
+    # The kernel inherits this environment: outputs are made on the CPU, with a fixed hash seed.
+    os.environ.update(GPTLIB_DEVICE="cpu", PYTHONHASHSEED="0")
+    total = 0.0
+    for p in paths:
+        print(f"running {p.relative_to(ROOT)} ...", flush=True)
+        elapsed = run(p, args.timeout)
+        total += elapsed
+        print(f"  {elapsed:6.1f} s", flush=True)
+    print(f"{len(paths)} notebook(s), {total:.1f} s in all, on {os.cpu_count()} CPU core(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
