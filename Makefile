@@ -33,7 +33,7 @@ lab: install
 	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
 
 test: install
-	$(PY) -m pytest tests notebooks $(NBVAL)
+	$(PY) -m pytest tests gptlib notebooks --doctest-modules $(NBVAL)
 
 outputs: install
 	$(PY) tools/run_notebooks.py $(NB)

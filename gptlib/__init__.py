@@ -2,9 +2,14 @@
 
 Modules, in series order:
 
-- ``gptlib.device``     where tensors live (cpu / cuda / mps)
-- ``gptlib.data``       the text corpora: download, verify, cache, load
-- ``gptlib.exercises``  checkers for the exercises at the end of each notebook
+- ``gptlib.device``      where tensors live (cpu / cuda / mps)
+- ``gptlib.data``        text corpora (download, verify, cache, load), the train/val split, batches
+- ``gptlib.tokenizers``  characters and byte-level BPE, exactly GPT-2's tokenizer
+- ``gptlib.attention``   causal self-attention, softmax(QKᵀ/√d_k)V, one head and many
+- ``gptlib.block``       LayerNorm, GELU, the MLP and the pre-norm Transformer block
+- ``gptlib.model``       ``GPTConfig`` and ``GPT``: embeddings, the stack, the tied LM head
+- ``gptlib.hf``          conversion to and from Hugging Face ``transformers``' GPT-2
+- ``gptlib.exercises``   checkers for the exercises at the end of each notebook
 """
 
 __version__ = "0.1.0"

@@ -55,7 +55,7 @@ def _parse(value: str) -> torch.device:
 def get_device() -> torch.device:
     """The device gptlib computes on: ``GPTLIB_DEVICE`` if set, else cuda if available, else cpu.
 
-    >>> get_device()            # on a laptop without a GPU
+    >>> get_device()            # on a laptop without a GPU  # doctest: +SKIP
     device(type='cpu')
     """
     forced = os.environ.get(ENV_VAR, "").strip()

@@ -11,50 +11,41 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gptlib.exercises import EXERCISES, Feedback, check_smoothed_bigram_probs
+import gptlib.exercises
+from gptlib.exercises import EXERCISES, Feedback
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
 
 
-def solution(exercise_id: str):
-    notebook, name = exercise_id.split(".")
-    path = SOLUTIONS / f"{notebook}.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{notebook}", path)
+def _load(path: Path, prefix: str):
+    """Import a file whose name starts with a digit (notebook-named), under a unique module name."""
+    spec = importlib.util.spec_from_file_location(f"{prefix}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return getattr(module, name)
+    return module
 
 
-# Wrong answers each checker must reject, with a piece of the message the student must see.
-WRONG = {
-    "00_welcome.smoothed_bigram_probs": [
-        (lambda c, a: (c + a) / (c + a).sum(dim=0, keepdim=True), "your columns sum to 1, not your rows"),
-        (lambda c, a: (c.float() + a) / c.float().sum(dim=-1, keepdim=True).clamp(min=1),
-         "your weights do not sum to 1 along the last axis: row 3 sums to 4.000"),
-        (lambda c, a: c.float() / c.float().sum(dim=-1, keepdim=True).clamp(min=1) if a == 0
-         else (c.float() + 1) / (c.float() + 1).sum(dim=-1, keepdim=True),
-         "with alpha=0.5, row 0 should be [0.062, 0.688, 0.188, 0.062] but is [0.100, 0.600, 0.200, 0.100]"),
-        (lambda c, a: c.float() / c.float().sum(dim=-1, keepdim=True).clamp(min=1), "sums to 0.000"),
-        (lambda c, a: c // c.sum(-1, keepdim=True).clamp(min=1), "returned dtype torch.int64"),
-        (lambda c, a: c.float().add_(a).div_(c.float().add_(a).sum(-1, keepdim=True)).tolist(), "returned a list"),
-        (lambda c, a: c.add_(0).float()[:2], "returned shape (2, 4), expected (4, 4)"),
-        (lambda c, a: c.div_(c.sum(-1, keepdim=True)), "raised RuntimeError"),
-        (lambda c, a: c.float() / 0, "inf or nan"),
-    ],
-}
+def solution(exercise_id: str):
+    notebook, name = exercise_id.split(".")
+    return getattr(_load(SOLUTIONS / f"{notebook}.py", "solutions"), name)
 
 
-def mutating(c, a):
-    c += 1
-    return c.float() / c.float().sum(dim=-1, keepdim=True)
+def _wrong_answers() -> dict:
+    """Merge the WRONG tables of tests/wrong_answers/<notebook>.py: {exercise id: [(fn, message piece)]}."""
+    merged = {}
+    for path in sorted((Path(__file__).parent / "wrong_answers").glob("[0-9]*.py")):
+        merged.update(_load(path, "wrong").WRONG)
+    return merged
 
 
-WRONG["00_welcome.smoothed_bigram_probs"].append((mutating, "changed `counts` in place"))
+WRONG = _wrong_answers()
 
 
 def test_every_exercise_has_a_solution_and_wrong_answers():
     assert set(EXERCISES) == set(WRONG)
-    assert check_smoothed_bigram_probs is EXERCISES["00_welcome.smoothed_bigram_probs"]
+    for exercise_id, checker in EXERCISES.items():
+        name = exercise_id.split(".")[1]
+        assert getattr(gptlib.exercises, f"check_{name}") is checker, f"check_{name} not importable from gptlib.exercises"
 
 
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
@@ -91,3 +82,13 @@ def test_smoothing_solution_is_a_distribution_for_any_counts(rows, alpha):
     probs = solution("00_welcome.smoothed_bigram_probs")(torch.tensor(rows), alpha)
     torch.testing.assert_close(probs.sum(-1), torch.ones(5))
     assert (probs > 0).all()
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_wrong_answers_cannot_damage_the_checker(exercise_id):
+    """A student's function that writes into its inputs must not change the checker's test cases:
+    every verdict is the same the second time round."""
+    first = [EXERCISES[exercise_id](wrong).message for wrong, _ in WRONG[exercise_id]]
+    again = [EXERCISES[exercise_id](wrong).message for wrong, _ in WRONG[exercise_id]]
+    assert first == again
+    assert EXERCISES[exercise_id](solution(exercise_id)).passed

@@ -1,17 +1,29 @@
 """Checkers for the exercises that end each notebook.
 
-Every exercise has one checker here, named ``check_<exercise>``. A checker calls the student's
-function on cases it knows the answer to and returns a :class:`Feedback` that says *what* is
-wrong ("row 2 sums to 3.0, not 1"), not just pass/fail. Solutions live in
+Every exercise has one checker, ``check_<exercise>``, in the module of its notebook
+(``welcome.py`` for 00_welcome, ...); all of them are importable from here. A checker calls the
+student's function on cases it knows the answer to and returns a :class:`Feedback` that says
+*what* is wrong ("row 2 sums to 3.000"), not just pass/fail. Solutions live in
 ``notebooks/solutions/<notebook>.py``; the test suite runs each through its checker, and each
-checker against wrong answers it must reject.
+checker against wrong answers it must reject (``tests/wrong_answers/<notebook>.py``).
 
 >>> from gptlib.exercises import check_smoothed_bigram_probs
->>> check_smoothed_bigram_probs(lambda counts, alpha: counts)   # doctest: +SKIP
-❌ 00_welcome.smoothed_bigram_probs: ...
+>>> check_smoothed_bigram_probs(lambda counts, alpha: counts.float())
+❌ 00_welcome.smoothed_bigram_probs: with alpha=1.0, your weights do not sum to 1 along the last axis: row 0 sums to 6.000
 """
 
-from ._core import EXERCISES, Feedback
-from .welcome import check_smoothed_bigram_probs
+import importlib
+import pkgutil
 
-__all__ = ["EXERCISES", "Feedback", "check_smoothed_bigram_probs"]
+from ._core import EXERCISES, Feedback
+
+__all__ = ["EXERCISES", "Feedback"]
+
+# Import every notebook's module (which registers its checkers) and re-export its check_* functions.
+for _info in pkgutil.iter_modules(__path__):
+    if not _info.name.startswith("_"):
+        _module = importlib.import_module(f"{__name__}.{_info.name}")
+        for _name in dir(_module):
+            if _name.startswith("check_"):
+                globals()[_name] = getattr(_module, _name)
+                __all__.append(_name)

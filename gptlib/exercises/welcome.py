@@ -23,7 +23,8 @@ def _fmt(row: torch.Tensor) -> str:
 def check_smoothed_bigram_probs(student) -> None:
     """Check ``student(counts, alpha) -> probs`` with probs[i, j] = (counts[i, j] + alpha) / row total."""
     for alpha in (1.0, 0.5, 0.0):
-        counts = _COUNTS[:3] if alpha == 0.0 else _COUNTS  # alpha = 0 is plain counting: no empty rows then
+        # A fresh copy each time: a student's function that writes into its input must not change the cases.
+        counts = (_COUNTS[:3] if alpha == 0.0 else _COUNTS).clone()  # alpha = 0: plain counting, no empty rows
         original = counts.clone()
         probs = expect_tensor(call(student, counts, alpha), counts.shape)
         if not torch.equal(counts, original):
