@@ -87,7 +87,14 @@ def expect_tensor(value, shape: tuple[int, ...], what: str = "your function") ->
     if tuple(value.shape) != tuple(shape):
         raise Wrong(f"{what} returned shape {tuple(value.shape)}, expected {tuple(shape)}")
     if not value.is_floating_point():
-        raise Wrong(f"{what} returned dtype {value.dtype}; probabilities need floats (try counts.float())")
+        raise Wrong(f"{what} returned dtype {value.dtype}; expected a floating-point tensor (convert with .float())")
     if not torch.isfinite(value).all():
         raise Wrong(f"{what} returned inf or nan values (a division by zero?)")
     return value
+
+
+def fmt(values) -> str:
+    """A row of numbers as ``[0.062, 0.688]`` (3 decimals), for messages: ``values`` a tensor or a list."""
+    if isinstance(values, torch.Tensor):
+        values = values.tolist()
+    return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._core import Wrong, call, exercise, expect_tensor
+from ._core import Wrong, call, exercise, expect_tensor, fmt
 
 # Bigram counts over a 4-token vocabulary. Row i holds how often each token followed token i.
 # Row 3 is all zeros: token 3 was only ever seen at the very end of the text.
@@ -12,10 +12,6 @@ _COUNTS = torch.tensor([[0, 5, 1, 0],
                         [2, 0, 2, 0],
                         [1, 1, 1, 1],
                         [0, 0, 0, 0]])
-
-
-def _fmt(row: torch.Tensor) -> str:
-    return "[" + ", ".join(f"{v:.3f}" for v in row.tolist()) + "]"
 
 
 @exercise("00_welcome", "smoothed_bigram_probs",
@@ -47,5 +43,5 @@ def check_smoothed_bigram_probs(student) -> None:
                         f"every count, seen or not")
         if not torch.allclose(probs, expected.to(probs.dtype), atol=1e-5):
             bad = int((probs - expected).abs().sum(dim=-1).argmax())
-            raise Wrong(f"with alpha={alpha}, row {bad} should be {_fmt(expected[bad])} "
-                        f"but is {_fmt(probs[bad])}")
+            raise Wrong(f"with alpha={alpha}, row {bad} should be {fmt(expected[bad])} "
+                        f"but is {fmt(probs[bad])}")
