@@ -64,7 +64,8 @@ def test_layer_norm_output_has_zero_mean_unit_variance(C, shift, scale, seed):
 def test_gelu_tanh_matches_torch_tanh_approximation():
     x = torch.linspace(-10, 10, 10001)
     torch.testing.assert_close(gelu_tanh(x), F.gelu(x, approximate="tanh"), atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(GELU()(x), gelu_tanh(x), atol=0, rtol=0)
+    # the module runs the fused kernel: the same function, rounded in a different order
+    torch.testing.assert_close(GELU()(x), gelu_tanh(x), atol=1e-6, rtol=1e-5)
 
 
 def test_gelu_tanh_differs_from_exact_erf_gelu_by_under_5e_4():
