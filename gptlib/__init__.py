@@ -9,6 +9,10 @@ Modules, in series order:
 - ``gptlib.block``       LayerNorm, GELU, the MLP and the pre-norm Transformer block
 - ``gptlib.model``       ``GPTConfig`` and ``GPT``: embeddings, the stack, the tied LM head
 - ``gptlib.hf``          conversion to and from Hugging Face ``transformers``' GPT-2
+- ``gptlib.objective``   the likelihood objective: NLL, perplexity, bits, baselines, the entropy floor
+- ``gptlib.train``       a model-agnostic trainer: AdamW, warmup + cosine, clipping, evaluation, DDP
+- ``gptlib.checkpoint``  atomic safetensors checkpoints that resume a run bit for bit
+- ``gptlib.generation``  decoding: greedy, temperature, top-k, top-p, beam search, the KV cache
 - ``gptlib.exercises``   checkers for the exercises at the end of each notebook
 """
 

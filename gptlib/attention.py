@@ -157,6 +157,18 @@ def scaled_dot_product_attention(
     return context, attn_weights
 
 
+def _cached_causal_mask(Tq: int, Tk: int, device: torch.device) -> torch.Tensor | None:
+    """Causal mask for ``Tq`` new queries that are the last ``Tq`` of ``Tk`` positions, ``(Tq, Tk)`` or ``None``.
+
+    Query ``i`` sits at position ``Tk - Tq + i`` and may see keys ``0 .. Tk - Tq + i``: the lower
+    triangle anchored at the *bottom-right* corner. A single new query (the usual generation step)
+    may see every key, so it needs no mask at all (``None``), which saves building one per step.
+    """
+    if Tq == 1:
+        return None
+    return torch.ones(Tq, Tk, dtype=torch.bool, device=device).tril(diagonal=Tk - Tq)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention, laid out like GPT-2 so its weights load directly.
 
@@ -195,22 +207,39 @@ class CausalSelfAttention(nn.Module):
         self.use_sdpa = True
 
     def forward(
-        self, x: torch.Tensor, return_weights: bool = False
+        self, x: torch.Tensor, return_weights: bool = False, kv_cache=None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``(B, T, C) -> (B, T, C)``; with ``return_weights=True`` also the ``(B, nh, T, T)`` weights."""
+        """``(B, T, C) -> (B, T, C)``; with ``return_weights=True`` also the ``(B, nh, T, T)`` weights.
+
+        ``kv_cache`` (for generation): an object whose ``update(k, v)`` stores this call's keys and
+        values ``(B, nh, T, hs)`` after those of the earlier positions and returns all of them,
+        ``(B, nh, T_past + T, hs)`` -- one layer of :class:`gptlib.generation.KVCache`. The ``T``
+        tokens of ``x`` are then the *last* ``T`` positions: queries are computed only for them, and
+        they attend to every cached position and causally among themselves. The weights returned
+        are then ``(B, nh, T, T_past + T)``.
+        """
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
         q = split_heads(q, self.n_head)  # (B, nh, T, hs)
         k = split_heads(k, self.n_head)  # (B, nh, T, hs)
         v = split_heads(v, self.n_head)  # (B, nh, T, hs)
 
+        # Without a cache queries and keys are the same T positions; with one, the keys reach back further.
+        mask = None
+        if kv_cache is not None:
+            k, v = kv_cache.update(k, v)  # (B, nh, Tk, hs), Tk = T_past + T
+            mask = _cached_causal_mask(q.size(-2), k.size(-2), q.device)  # (T, Tk) or None
+        causal = kv_cache is None
+
         weights = None
         if self.use_sdpa and not return_weights:
             p = self.attn_dropout.p if self.training else 0.0
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)  # (B, nh, T, hs)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal
+            )  # (B, nh, T, hs)
         else:
             y, weights = scaled_dot_product_attention(
-                q, k, v, causal=True, dropout_p=self.attn_dropout.p, training=self.training
-            )  # (B, nh, T, hs), (B, nh, T, T)
+                q, k, v, causal=causal, mask=mask, dropout_p=self.attn_dropout.p, training=self.training
+            )  # (B, nh, T, hs), (B, nh, T, Tk)
 
         y = merge_heads(y)  # (B, T, C)
         y = self.resid_dropout(self.c_proj(y))  # (B, T, C)

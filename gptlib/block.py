@@ -129,14 +129,19 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(
-        self, x: torch.Tensor, return_weights: bool = False
+        self, x: torch.Tensor, return_weights: bool = False, kv_cache=None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``(B, T, C) -> (B, T, C)``; with ``return_weights=True`` also the ``(B, nh, T, T)`` attention weights."""
+        """``(B, T, C) -> (B, T, C)``; with ``return_weights=True`` also the ``(B, nh, T, T)`` attention weights.
+
+        ``kv_cache``: this block's layer of a :class:`gptlib.generation.KVCache`, handed to the
+        attention (see :meth:`CausalSelfAttention.forward`); the MLP and the norms work on each
+        token separately and need no memory of the past.
+        """
         if return_weights:
-            a, weights = self.attn(self.ln_1(x), return_weights=True)
+            a, weights = self.attn(self.ln_1(x), return_weights=True, kv_cache=kv_cache)
             x = x + a
             x = x + self.mlp(self.ln_2(x))
             return x, weights
-        x = x + self.attn(self.ln_1(x))  # (B, T, C)
+        x = x + self.attn(self.ln_1(x), kv_cache=kv_cache)  # (B, T, C)
         x = x + self.mlp(self.ln_2(x))  # (B, T, C)
         return x

@@ -1,7 +1,8 @@
 """The whole GPT: configuration, embeddings, a stack of blocks, and the language-model head.
 
 - :class:`GPTConfig`   the hyperparameters, checked on creation, with named presets (:data:`PRESETS`)
-- :class:`GPT`         the model: ``forward(idx, targets) -> (logits, loss)``
+- :class:`GPT`         the model: ``forward(idx, targets) -> (logits, loss)``, and
+  ``forward_with_cache(idx, cache)`` for generation with a KV cache (:mod:`gptlib.generation`)
 - :func:`param_count`  the number of parameters, by formula, without building a model
 
 Shapes: ``B`` batch, ``T`` sequence length, ``C = n_embd``, ``V = vocab_size``, ``L = n_layer``.
@@ -283,9 +284,9 @@ class GPT(nn.Module):
 
     # ------------------------------------------------------------------ forward
 
-    def _embed(self, idx: torch.Tensor) -> torch.Tensor:
+    def _embed(self, idx: torch.Tensor, start: int = 0) -> torch.Tensor:
         T = idx.size(1)
-        pos = torch.arange(T, device=idx.device)  # (T,)
+        pos = torch.arange(start, start + T, device=idx.device)  # (T,) absolute positions
         tok_emb = self.wte(idx)  # (B, T, C)  what each token is
         pos_emb = self.wpe(pos)  # (T, C)     where it is; broadcast over the batch
         return self.drop(tok_emb + pos_emb)  # (B, T, C)
@@ -322,6 +323,50 @@ class GPT(nn.Module):
             # cross_entropy wants (N, V) scores and (N,) classes: flatten batch and time together
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         return logits, loss
+
+    def forward_with_cache(self, idx: torch.Tensor, cache, last_only: bool = False) -> torch.Tensor:
+        """Logits for ``idx``, the tokens that come right after the ones already in ``cache``.
+
+        This is how generation avoids recomputing the past: ``cache`` (a
+        :class:`gptlib.generation.KVCache`) holds every layer's keys and values of the
+        ``cache.length`` earlier positions. Only the new tokens go through the model; each layer
+        appends their keys and values to its part of the cache, and their queries attend to all
+        positions so far. Run the prompt through once ("prefill"), then one token per step.
+
+        Args:
+            idx: ``(B, T)`` token ids; they sit at the absolute positions
+                ``cache.length .. cache.length + T - 1``, which pick their position embeddings. ``B``
+                must be the cache's batch size.
+            cache: the cache; afterwards ``cache.length`` has grown by ``T``.
+            last_only: compute logits for the last position only, ``(B, 1, V)``. That is all that
+                generation needs, and it spares the ``(T, C) @ (C, V)`` head for a long prompt.
+
+        Returns:
+            ``(B, T, V)`` logits (``(B, 1, V)`` with ``last_only``), the same as ``forward`` on the
+            whole sequence would give for these positions (up to float rounding).
+
+        Only shapes and the cache's room are checked here (``ValueError``), not the id values: reading
+        them would make the device wait for the host once per generated token.
+        """
+        if idx.ndim != 2 or idx.size(1) == 0:
+            raise ValueError(f"idx must have shape (B, T) with T >= 1, got shape {tuple(idx.shape)}")
+        B, T = idx.shape
+        start = cache.length
+        if B != cache.batch_size:
+            raise ValueError(f"idx has batch size {B} but the cache was made for batch size {cache.batch_size}")
+        if start + T > cache.max_len:
+            raise ValueError(
+                f"the cache holds {start} positions and has room for {cache.max_len}; {T} more do not fit "
+                f"(reset it, or keep only the last tokens)"
+            )
+        x = self._embed(idx, start)  # (B, T, C), position embeddings of start .. start + T - 1
+        for block, layer_cache in zip(self.h, cache.layers):
+            x = block(x, kv_cache=layer_cache)  # (B, T, C); the layer's keys/values are written to the cache
+        cache.length = start + T  # every layer has written its T new positions
+        if last_only:
+            x = x[:, -1:, :]  # (B, 1, C)
+        x = self.ln_f(x)
+        return self.lm_head(x)  # (B, T, V) or (B, 1, V)
 
     def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
         """Attention weights of every layer and head for ``idx``: ``(n_layer, B, n_head, T, T)``.
