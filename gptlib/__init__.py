@@ -12,6 +12,7 @@ Modules, in series order:
 - ``gptlib.objective``   the likelihood objective: NLL, perplexity, bits, baselines, the entropy floor
 - ``gptlib.train``       a model-agnostic trainer: AdamW, warmup + cosine, clipping, evaluation, DDP
 - ``gptlib.checkpoint``  atomic safetensors checkpoints that resume a run bit for bit
+- ``gptlib.reference``   the series' trained Shakespeare model, loaded after a SHA-256 check
 - ``gptlib.generation``  decoding: greedy, temperature, top-k, top-p, beam search, the KV cache
 - ``gptlib.exercises``   checkers for the exercises at the end of each notebook
 """
