@@ -2,12 +2,10 @@
 search, and conformance with Hugging Face ``transformers`` (greedy, beam search, the logits processors)."""
 
 import contextlib
-import logging
-import warnings
 
 import pytest
 import torch
-from helpers import make_config
+from helpers import make_config, transformers_messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,30 +66,13 @@ def char_model():
 # ---------------------------------------------------------------- transformers, silently
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 @contextlib.contextmanager
 def silent_transformers(capfd):
     """Fail if transformers logs a warning, raises a Python warning or writes to stderr inside the block."""
     capfd.readouterr()
-    handler = _Records()
-    logger = logging.getLogger("transformers")
-    logger.addHandler(handler)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield
-    finally:
-        logger.removeHandler(handler)
-    assert handler.messages == []
-    assert [str(w.message) for w in caught] == []
+    with transformers_messages() as messages:
+        yield
+    assert messages == []
     assert capfd.readouterr().err == ""
 
 

@@ -1,11 +1,9 @@
 """Tests for gptlib.hf: gptlib's GPT and Hugging Face's GPT2LMHeadModel compute the same logits."""
 
-import contextlib
-import logging
-import warnings
 
 import pytest
 import torch
+from helpers import transformers_messages
 
 from gptlib.hf import config_from_hf, from_hf, hf_config, to_hf
 from gptlib.model import GPT, GPTConfig
@@ -97,35 +95,6 @@ def test_hf_and_gptlib_train_mode_losses_agree_without_dropout():
     # HF shifts the labels itself: position t predicts labels[t + 1]
     hf_loss = hf(idx, labels=idx, use_cache=False).loss
     torch.testing.assert_close(hf_loss, loss, **TOL)
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@contextlib.contextmanager
-def transformers_messages():
-    """Collect what transformers logs at WARNING or above, and Python warnings, inside the block.
-
-    transformers logs through its own "transformers" logger, which does not propagate to the root
-    logger (so pytest's caplog misses it) and repeats a given message only once per process (so each
-    test below uses a vocabulary size no other test uses, making its messages new).
-    """
-    handler = _Records()
-    logger = logging.getLogger("transformers")
-    logger.addHandler(handler)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield handler.messages
-    finally:
-        logger.removeHandler(handler)
-    handler.messages.extend(str(w.message) for w in caught)
 
 
 def test_message_collector_sees_transformers_warnings():
