@@ -14,6 +14,7 @@ Modules, in series order:
 - ``gptlib.checkpoint``  atomic safetensors checkpoints that resume a run bit for bit
 - ``gptlib.reference``   the series' trained Shakespeare model, loaded after a SHA-256 check
 - ``gptlib.generation``  decoding: greedy, temperature, top-k, top-p, beam search, the KV cache
+- ``gptlib.playground``  a widget playground: prompt and sliders, a sample that follows them
 - ``gptlib.exercises``   checkers for the exercises at the end of each notebook
 """
 

@@ -16,6 +16,7 @@ from gptlib.generation import (
     apply_repetition_penalty,
     apply_temperature,
     beam_search,
+    decode_step,
     generate,
     next_token_logits,
     process_logits,
@@ -191,6 +192,95 @@ def test_cached_step_logits_match_full_forward_before_and_after_the_crop(model):
             torch.testing.assert_close(cached, full, **TOL)
             torch.testing.assert_close(next_token_logits(model, seq[:, :T]), full, **TOL)
             assert cache.length == min(T, S) and cache.start == max(0, T - S)
+
+
+def _decode_step_against_modules(model, seq, prompt_len):
+    """Prefill two caches with ``seq[:, :prompt_len]``, then feed the rest one token at a time through
+    decode_step and through the modules' forward_with_cache; the logits and the caches must agree."""
+    batch, total = seq.shape
+    fast, slow = KVCache.for_model(model, batch), KVCache.for_model(model, batch)
+    threads = torch.get_num_threads()
+    with torch.no_grad():
+        model.forward_with_cache(seq[:, :prompt_len], fast)
+        model.forward_with_cache(seq[:, :prompt_len], slow)
+        for t in range(prompt_len, total):
+            got = decode_step(model, seq[:, t], fast)
+            assert got.shape == (batch, model.config.vocab_size)
+            torch.testing.assert_close(got, model.forward_with_cache(seq[:, t : t + 1], slow)[:, -1], **TOL)
+            assert fast.length == slow.length == t + 1
+            assert torch.get_num_threads() == threads  # decode_step may change it during a step, never after
+    torch.testing.assert_close(fast.k[:, :, :, :total], slow.k[:, :, :, :total], **TOL)
+    torch.testing.assert_close(fast.v[:, :, :, :total], slow.v[:, :, :, :total], **TOL)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("bias", [True, False])
+def test_decode_step_matches_forward_with_cache(batch, bias):
+    # decode_step is the modules' arithmetic written as one function: same logits, same cache contents.
+    torch.manual_seed(1)
+    model = GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=4, n_embd=32, bias=bias)).eval()
+    _decode_step_against_modules(model, torch.randint(0, 50, (batch, 16)), prompt_len=4)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_decode_step_splitting_big_matrices_between_threads_gives_the_same_logits(batch, monkeypatch):
+    # GPT-2-sized matrices are read by several threads; lower the size limit so a small model takes that path.
+    import gptlib.generation as generation
+
+    monkeypatch.setattr(generation, "_SPLIT_MIN_NUMEL", 500)  # every matrix of this model (the smallest is 32 x 32)
+    split = []  # the shapes of the matrices multiplied in parts
+    in_parts = generation._in_parts
+
+    def spy(x, weight, bias, **kwargs):
+        if weight.numel() >= 500:
+            split.append(tuple(weight.shape))
+        return in_parts(x, weight, bias, **kwargs)
+
+    monkeypatch.setattr(generation, "_in_parts", spy)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)  # three parts: slices of unequal length (97 rows of the head / 3)
+    try:
+        torch.manual_seed(2)
+        model = GPT(GPTConfig(vocab_size=97, block_size=12, n_layer=2, n_head=4, n_embd=32)).eval()
+        _decode_step_against_modules(model, torch.randint(0, 97, (batch, 12)), prompt_len=3)
+        # 9 steps; in each, per layer c_attn (96, 32), attn.c_proj (32, 32), c_fc (128, 32), mlp.c_proj (32, 128),
+        # and the head (97, 32) once
+        for shape in ((96, 32), (32, 32), (128, 32), (32, 128)):
+            assert split.count(shape) == 2 * 9
+        assert split.count((97, 32)) == 9 and len(split) == 9 * 9
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_decode_step_calls_the_modules_when_they_have_hooks_or_dropout(model):
+    # A hook must run, and dropout in training mode must apply: the function form would skip both.
+    seen = []
+    handle = model.h[0].attn.register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
+    try:
+        cache = KVCache.for_model(model, 1)
+        with torch.no_grad():
+            model.forward_with_cache(torch.tensor([[1, 2, 3]]), cache)
+            decode_step(model, torch.tensor([4]), cache)
+        assert seen == [(1, 3, 32), (1, 1, 32)]
+    finally:
+        handle.remove()
+    torch.manual_seed(0)
+    noisy = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.5)).train()
+    outs = []
+    for _ in range(2):
+        cache = KVCache.for_model(noisy, 1)
+        with torch.no_grad():
+            noisy.forward_with_cache(torch.tensor([[1, 2]]), cache)
+            outs.append(decode_step(noisy, torch.tensor([3]), cache))
+    assert not torch.equal(outs[0], outs[1])  # dropout drew different masks: the modules ran
+
+
+def test_decode_step_refuses_a_full_cache(model):
+    cache = KVCache.for_model(model, 1, max_len=3)
+    with torch.no_grad():
+        model.forward_with_cache(torch.tensor([[1, 2, 3]]), cache)
+        with pytest.raises(ValueError, match=r"the cache is full \(3 positions\)"):
+            decode_step(model, torch.tensor([4]), cache)
 
 
 def test_prefill_in_chunks_matches_full_forward(model):

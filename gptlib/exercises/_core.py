@@ -80,16 +80,18 @@ def call(student: Callable, *args, **kwargs):
                     f"{where.line})") from None
 
 
-def expect_tensor(value, shape: tuple[int, ...], what: str = "your function") -> torch.Tensor:
-    """Check that ``value`` is a floating-point tensor of ``shape``; say what it is otherwise."""
+def expect_tensor(value, shape: tuple[int, ...], what: str = "your function", *, allow_inf: bool = False) -> torch.Tensor:
+    """Check that ``value`` is a floating-point tensor of ``shape``; say what it is otherwise.
+
+    Its values must be finite, or with ``allow_inf`` may be ``-inf``/``inf`` (filtered logits), never nan."""
     if not isinstance(value, torch.Tensor):
         raise Wrong(f"{what} returned a {type(value).__name__}, expected a torch.Tensor")
     if tuple(value.shape) != tuple(shape):
         raise Wrong(f"{what} returned shape {tuple(value.shape)}, expected {tuple(shape)}")
     if not value.is_floating_point():
         raise Wrong(f"{what} returned dtype {value.dtype}; expected a floating-point tensor (convert with .float())")
-    if not torch.isfinite(value).all():
-        raise Wrong(f"{what} returned inf or nan values (a division by zero?)")
+    if torch.isnan(value).any() if allow_inf else not torch.isfinite(value).all():
+        raise Wrong(f"{what} returned {'nan' if allow_inf else 'inf or nan'} values (a division by zero?)")
     return value
 
 
