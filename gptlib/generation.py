@@ -408,6 +408,10 @@ def decode_step(model: GPT, tokens: torch.Tensor, cache: KVCache) -> torch.Tenso
 
     Hooks on the model's modules are not run: for anything but an unmodified gptlib ``GPT`` without
     hooks and without active dropout (checked once per cache), this calls ``forward_with_cache``.
+
+    On a CPU, a model with matrices of 2 MiB or more (GPT-2 small's) has them read by
+    ``torch.get_num_threads()`` Python threads, each taking a slice of the rows (see :func:`_in_parts`),
+    and torch's own thread count is set to 1 for the duration of the step and restored after it.
     """
     plan = _step_plan(model, cache)
     if plan is None:
