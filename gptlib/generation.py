@@ -49,8 +49,8 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import torch
@@ -413,6 +413,10 @@ def decode_step(model: GPT, tokens: torch.Tensor, cache: KVCache) -> torch.Tenso
     ``torch.get_num_threads()`` Python threads, each taking a slice of the rows (see :func:`_in_parts`),
     and torch's own thread count is set to 1 for the duration of the step and restored after it.
     """
+    if not isinstance(tokens, torch.Tensor) or tokens.ndim != 1 or tokens.size(0) != cache.batch_size:
+        got = f"shape {tuple(tokens.shape)}" if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+        raise ValueError(f"tokens must be a 1-D tensor of {cache.batch_size} token ids (one per row of the cache), "
+                         f"got {got}")
     plan = _step_plan(model, cache)
     if plan is None:
         return model.forward_with_cache(tokens[:, None], cache, last_only=True)[:, -1, :]

@@ -283,6 +283,15 @@ def test_decode_step_refuses_a_full_cache(model):
             decode_step(model, torch.tensor([4]), cache)
 
 
+@pytest.mark.parametrize("tokens", [torch.tensor([[4]]), torch.tensor([4, 5]), [4]])
+def test_decode_step_refuses_tokens_that_are_not_one_per_row(model, tokens):
+    cache = KVCache.for_model(model, 1)
+    with torch.no_grad():
+        model.forward_with_cache(torch.tensor([[1, 2, 3]]), cache)
+        with pytest.raises(ValueError, match=r"tokens must be a 1-D tensor of 1 token ids \(one per row of the cache\), got"):
+            decode_step(model, tokens, cache)
+
+
 def test_prefill_in_chunks_matches_full_forward(model):
     # Several new tokens after a cached past need the causal mask anchored at the bottom-right corner.
     idx = torch.randint(0, model.config.vocab_size, (3, 20))
