@@ -47,10 +47,12 @@ dropout is applied.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import torch
@@ -470,8 +472,35 @@ def _matvec(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
 
 # Weight matrices with at least this many entries are read by several threads during decoding.
 _SPLIT_MIN_NUMEL = 1 << 19  # 2 MiB of float32: all of GPT-2 small's matrices; every one of the series' model is smaller
-_pool: ThreadPoolExecutor | None = None
-_pool_workers = 0
+_workers: list[_Worker] = []
+_workers_lock = threading.Lock()  # one split product at a time, whichever thread of the program asks
+_calls = itertools.count()
+
+
+class _Worker:
+    """A daemon thread that runs the function calls handed to it, one at a time, through C-level queues
+    (cheaper than ``concurrent.futures``: a GPT-2 step hands over about 50 products)."""
+
+    def __init__(self, index: int):
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name=f"gptlib-decode-{index}", daemon=True).start()
+
+    def _loop(self) -> None:
+        with torch.inference_mode():  # grad modes are per thread; decoding needs none
+            while True:
+                call, fn, args = self.tasks.get()
+                try:
+                    self.results.put((call, None, fn(*args)))
+                except BaseException as err:  # noqa: BLE001 - handed back to the caller, raised there
+                    self.results.put((call, err, None))
+
+    def result(self, call: int):
+        """The outcome of task ``call``; outcomes of older tasks, whose caller was interrupted, are dropped."""
+        while True:
+            done, err, value = self.results.get()
+            if done == call:
+                return err, value
 
 
 def _in_parts(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *, linear, parts: int) -> torch.Tensor:
@@ -479,25 +508,28 @@ def _in_parts(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, 
 
     Decoding one row reads every weight once per token, so its speed is memory bandwidth. The BLAS
     behind PyTorch's CPU matrix-vector product reads a weight in PyTorch's ``(out, in)`` layout with
-    one core, at about half of what the memory delivers to two; each thread takes a slice of the
-    rows instead (measured for GPT-2 small's weights on 2 cores: 14 GB/s one thread, 20 GB/s two).
-    The product releases the GIL, so the Python threads do run in parallel.
+    one core, at about half of what the memory delivers to two; here the calling thread takes the first
+    slice of the rows and worker threads the others (measured for GPT-2 small's weights on 2 cores:
+    14 GB/s one thread, 20 GB/s two). The product releases the GIL, so the threads do run in parallel.
     """
     if weight.numel() < _SPLIT_MIN_NUMEL:
         return linear(x, weight, bias)
-    global _pool, _pool_workers
-    if _pool is None or _pool_workers < parts - 1:
-        _pool_workers = parts - 1
-        _pool = ThreadPoolExecutor(max_workers=_pool_workers, thread_name_prefix="gptlib-decode")
     cuts = [round(i * weight.size(0) / parts) for i in range(parts + 1)]
-
-    def part(i: int) -> torch.Tensor:
-        with torch.inference_mode(), torch.no_grad():  # grad modes are per thread; decoding needs none
-            b = None if bias is None else bias[cuts[i] : cuts[i + 1]]
-            return linear(x, weight[cuts[i] : cuts[i + 1]], b)
-
-    futures = [_pool.submit(part, i) for i in range(1, parts)]
-    return torch.cat([part(0)] + [f.result() for f in futures], dim=-1)
+    pieces = [(weight[cuts[i] : cuts[i + 1]], None if bias is None else bias[cuts[i] : cuts[i + 1]]) for i in range(parts)]
+    with _workers_lock:
+        while len(_workers) < parts - 1:
+            _workers.append(_Worker(len(_workers)))
+        call = next(_calls)
+        for worker, (w, b) in zip(_workers, pieces[1:]):
+            worker.tasks.put((call, linear, (x, w, b)))
+        try:
+            first = linear(x, *pieces[0])
+        finally:
+            outcomes = [worker.result(call) for worker in _workers[: parts - 1]]  # always collected
+    for err, _ in outcomes:
+        if err is not None:
+            raise err
+    return torch.cat([first] + [value for _, value in outcomes], dim=-1)
 
 
 # ----------------------------------------------------------------------------- generation

@@ -252,6 +252,28 @@ def test_decode_step_splitting_big_matrices_between_threads_gives_the_same_logit
         torch.set_num_threads(threads)
 
 
+def test_in_parts_raises_a_failed_part_and_leaves_nothing_behind_for_the_next_call(monkeypatch):
+    import torch.nn.functional as F
+
+    import gptlib.generation as generation
+
+    monkeypatch.setattr(generation, "_SPLIT_MIN_NUMEL", 1)
+    weight, bias, x = torch.randn(10, 4), torch.randn(10), torch.randn(2, 4)
+    fail_at = {"row": None}  # make the part that starts at this row raise
+
+    def linear(x, w, b):
+        if fail_at["row"] is not None and w.data_ptr() == weight[fail_at["row"]].data_ptr():
+            raise RuntimeError(f"part at row {fail_at['row']} failed")
+        return F.linear(x, w, b)
+
+    for row in (0, 3, 7):  # the caller's own part (rows 0-2), then the workers' (3-6 and 7-9)
+        fail_at["row"] = row
+        with pytest.raises(RuntimeError, match=f"part at row {row} failed"):
+            generation._in_parts(x, weight, bias, linear=linear, parts=3)
+        fail_at["row"] = None  # the next call must get its own results, not ones left over from the failure
+        torch.testing.assert_close(generation._in_parts(x, weight, bias, linear=linear, parts=3), F.linear(x, weight, bias))
+
+
 def test_decode_step_calls_the_modules_when_they_have_hooks_or_dropout(model):
     # A hook must run, and dropout in training mode must apply: the function form would skip both.
     seen = []

@@ -65,6 +65,8 @@ def run(path: Path, timeout: int) -> float:
         # Stored tracebacks (of cells tagged raises-exception) keep only "ErrorType: message": full
         # ones name files on this machine. nbval compares the name and message, never the traceback.
         extra_arguments=["--InteractiveShell.xmode=Minimal"],
+        # A cell that prints piece by piece (streaming text) stores one output, not one per print call.
+        coalesce_streams=True,
     )
     started = time.perf_counter()
     client.execute()
