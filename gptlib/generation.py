@@ -53,7 +53,7 @@ import numbers
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -374,9 +374,21 @@ def _plain_gpt(model) -> bool:
     return True
 
 
-def _step_plan(model, cache: KVCache):
-    """The tensors :func:`decode_step` reads, looked up once per cache (attribute lookups through
-    modules cost microseconds each), or ``None`` where the modules must be called instead."""
+class _StepPlan(NamedTuple):
+    """What :func:`decode_step` reads from a model, looked up once (attribute lookups through modules
+    cost microseconds each). ``layers`` holds one tuple of tensors and eps values per block."""
+
+    wte: torch.Tensor
+    wpe: torch.Tensor
+    layers: list[tuple]
+    ln_f: tuple[torch.Tensor, torch.Tensor | None, float]
+    head: torch.Tensor
+    n_head: int
+    big: bool  # a matrix of >= _SPLIT_MIN_NUMEL entries: worth splitting between threads on a CPU
+
+
+def _step_plan(model, cache: KVCache) -> _StepPlan | None:
+    """The model's :class:`_StepPlan`, kept on the cache, or ``None`` where the modules must be called instead."""
     if cache._plan is None or cache._plan[0] is not model:
         plan = None
         if _plain_gpt(model):
@@ -387,9 +399,9 @@ def _step_plan(model, cache: KVCache):
                 for b in model.h
             ]  # fmt: skip
             ln_f = model.ln_f
-            big = max(p.numel() for p in model.parameters()) >= _SPLIT_MIN_NUMEL
-            plan = (model.wte.weight, model.wpe.weight, layers, (ln_f.weight, ln_f.bias, ln_f.eps),
-                    model.lm_head.weight, model.config.n_head, big)  # fmt: skip
+            plan = _StepPlan(model.wte.weight, model.wpe.weight, layers, (ln_f.weight, ln_f.bias, ln_f.eps),
+                             model.lm_head.weight, model.config.n_head,
+                             big=max(p.numel() for p in model.parameters()) >= _SPLIT_MIN_NUMEL)  # fmt: skip
         cache._plan = (model, plan)
     return cache._plan[1]
 
@@ -425,7 +437,7 @@ def decode_step(model: GPT, tokens: torch.Tensor, cache: KVCache) -> torch.Tenso
     if cache.length >= cache.max_len:
         raise ValueError(f"the cache is full ({cache.max_len} positions); reset it, or keep only the last tokens")
     threads = torch.get_num_threads()
-    if not (plan[-1] and tokens.device.type == "cpu" and threads > 1):
+    if not (plan.big and tokens.device.type == "cpu" and threads > 1):
         return _decode(plan, tokens, cache, parts=1)
     # Big matrices on a CPU: split them between Python threads (see _in_parts), with PyTorch's own
     # thread pool set to one thread meanwhile, so that its idle threads do not spin on the cores the
@@ -437,7 +449,7 @@ def decode_step(model: GPT, tokens: torch.Tensor, cache: KVCache) -> torch.Tenso
         torch.set_num_threads(threads)
 
 
-def _decode(plan, tokens: torch.Tensor, cache: KVCache, parts: int) -> torch.Tensor:
+def _decode(plan: _StepPlan, tokens: torch.Tensor, cache: KVCache, parts: int) -> torch.Tensor:
     """The body of :func:`decode_step`, with matrices of ``>= _SPLIT_MIN_NUMEL`` entries split in ``parts``."""
     wte, wpe, layers, (lnf_w, lnf_b, lnf_eps), head, nh, _ = plan
     B = tokens.size(0)
