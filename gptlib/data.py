@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from gptlib._checks import is_int
+from gptlib.files import atomic_path, sha256_of  # noqa: F401  (sha256_of: part of this module's API)
 
 ENV_DATA_DIR = "GPTLIB_DATA_DIR"
 CONNECT_TIMEOUT_S = 10.0  # seconds to establish a connection to a mirror
@@ -87,15 +89,6 @@ def dataset_path(name: str, root: str | os.PathLike | None = None) -> Path:
     return (Path(root) if root is not None else data_dir()) / ds.name / ds.filename
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB pieces."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(1 << 20), b""):
-            h.update(piece)
-    return h.hexdigest()
-
-
 def _problem_with(path: Path, ds: Dataset) -> str | None:
     """Why the file at ``path`` is not a good copy of ``ds``; None when it is."""
     size = path.stat().st_size
@@ -109,46 +102,41 @@ def _problem_with(path: Path, ds: Dataset) -> str | None:
 
 def _download_to(url: str, dest: Path, ds: Dataset, connect_timeout: float, read_timeout: float,
                  deadline: float, progress: bool) -> None:
-    """Stream ``url`` into a temporary file beside ``dest``; rename it into place only if verified."""
+    """Stream ``url`` into a temporary file beside ``dest``; rename it into place only if verified.
+
+    Anything raised inside the ``atomic_path`` block (a rejected copy, a timeout, Ctrl-C) removes the
+    temporary file, so ``dest`` is either the verified file or what it was before.
+    """
     import requests
     from tqdm.auto import tqdm
 
     started = time.monotonic()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, requests.get(
-            url, stream=True, timeout=(connect_timeout, read_timeout),
-            headers={"User-Agent": "gptlib (GPT from scratch notebooks)"},
-        ) as response:
-            response.raise_for_status()
-            announced = response.headers.get("Content-Length")
-            if announced is not None and announced.isdigit() and int(announced) != ds.size:
-                raise _RejectedCopy(f"the server announced {int(announced):,} bytes, expected {ds.size:,}")
-            h, received = hashlib.sha256(), 0
-            with tqdm(total=ds.size, unit="B", unit_scale=True, desc=ds.filename, disable=not progress,
-                      leave=False) as bar:
-                # read1 returns whatever has arrived (up to 64 KiB), so the deadline is checked
-                # even while a server trickles a byte at a time.
-                while piece := response.raw.read1(1 << 16, decode_content=True):
-                    received += len(piece)
-                    if received > ds.size:
-                        raise _RejectedCopy(f"the server sent more than the expected {ds.size:,} bytes")
-                    if time.monotonic() - started > deadline:
-                        raise TimeoutError(f"the download took longer than {deadline:g} s")
-                    h.update(piece)
-                    out.write(piece)
-                    bar.update(len(piece))
-            if received != ds.size:
-                raise _RejectedCopy(f"the download stopped after {received:,} of {ds.size:,} bytes")
-            if h.hexdigest() != ds.sha256:
-                raise _RejectedCopy(f"its SHA-256 is {h.hexdigest()}, expected {ds.sha256}")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)  # atomic on POSIX and Windows: readers see the old file or the new one
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(dest, suffix=".part") as tmp, open(tmp, "wb") as out, requests.get(
+        url, stream=True, timeout=(connect_timeout, read_timeout),
+        headers={"User-Agent": "gptlib (GPT from scratch notebooks)"},
+    ) as response:
+        response.raise_for_status()
+        announced = response.headers.get("Content-Length")
+        if announced is not None and announced.isdigit() and int(announced) != ds.size:
+            raise _RejectedCopy(f"the server announced {int(announced):,} bytes, expected {ds.size:,}")
+        h, received = hashlib.sha256(), 0
+        with tqdm(total=ds.size, unit="B", unit_scale=True, desc=ds.filename, disable=not progress,
+                  leave=False) as bar:
+            # read1 returns whatever has arrived (up to 64 KiB), so the deadline is checked
+            # even while a server trickles a byte at a time.
+            while piece := response.raw.read1(1 << 16, decode_content=True):
+                received += len(piece)
+                if received > ds.size:
+                    raise _RejectedCopy(f"the server sent more than the expected {ds.size:,} bytes")
+                if time.monotonic() - started > deadline:
+                    raise TimeoutError(f"the download took longer than {deadline:g} s")
+                h.update(piece)
+                out.write(piece)
+                bar.update(len(piece))
+        if received != ds.size:
+            raise _RejectedCopy(f"the download stopped after {received:,} of {ds.size:,} bytes")
+        if h.hexdigest() != ds.sha256:
+            raise _RejectedCopy(f"its SHA-256 is {h.hexdigest()}, expected {ds.sha256}")
 
 
 def ensure_dataset(name: str, root: str | os.PathLike | None = None, *, urls: tuple[str, ...] | None = None,
@@ -259,9 +247,9 @@ def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: t
         raise ValueError(f"data must be a 1-D tensor of integer token ids, got dtype {data.dtype} "
                          f"and shape {tuple(data.shape)}")
     for name, value in (("batch_size", batch_size), ("block_size", block_size), ("world_size", world_size)):
-        if not isinstance(value, int) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"{name}={value!r} must be a positive integer")
-    if not isinstance(rank, int) or not 0 <= rank < world_size:
+    if not is_int(rank) or not 0 <= rank < world_size:
         raise ValueError(f"rank={rank!r} must be an integer in [0, {world_size - 1}] for world_size={world_size}")
     if len(data) <= block_size:
         raise ValueError(f"data has {len(data)} tokens; a block of block_size={block_size} needs at least "

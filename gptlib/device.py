@@ -14,6 +14,7 @@ draw random numbers and build models on the CPU, then move them with ``.to(devic
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 
@@ -62,6 +63,17 @@ def get_device() -> torch.device:
     if forced:
         return _parse(forced)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer): where its inputs must go. CPU for a model without tensors.
+
+    >>> model_device(torch.nn.Linear(2, 2))
+    device(type='cpu')
+    """
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def describe(device: torch.device | None = None) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from gptlib.data import sha256_of
+from gptlib.files import sha256_of
 
 __all__ = [
     "MODEL_DIR",

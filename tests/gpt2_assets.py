@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -29,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 from gptlib.data import data_dir
+from gptlib.files import write_bytes
 
 WHISPER_REQUIREMENT = "openai-whisper==20250625"
 RANKS_MEMBER = "whisper/assets/gpt2.tiktoken"
@@ -94,9 +94,7 @@ def gpt2_ranks_file() -> Path:
         data = _read_member(archives[0], RANKS_MEMBER)
         if _sha256(data) != RANKS_SHA256:
             raise AssetError(f"{archives[0].name}:{RANKS_MEMBER} has SHA-256 {_sha256(data)}, expected {RANKS_SHA256}")
-        staged = Path(tmp) / RANKS_FILENAME
-        staged.write_bytes(data)
-        os.replace(staged, target)  # atomic: readers see no file or the whole file
+        write_bytes(target, data)  # atomic: readers see no file or the whole file
     return target
 
 

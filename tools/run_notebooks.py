@@ -28,6 +28,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from gptlib.files import atomic_path
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -79,9 +81,8 @@ def run(path: Path, timeout: int) -> float:
         "torch": _version("torch"),
     }
     nbformat.validate(nb)
-    tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)  # a crash mid-write never leaves half a notebook
+    with atomic_path(path) as tmp:  # a crash mid-write never leaves half a notebook
+        nbformat.write(nb, tmp)
     return elapsed
 
 
