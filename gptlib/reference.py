@@ -7,8 +7,9 @@
 
 Notebooks that need a *trained* model (attention maps, comparisons, generation) load this one
 instead of training their own first, so each runs on its own, in any order, with the same outputs
-everywhere. The files live in the repository, in ``models/shakespeare-char/`` (model card:
-``README.md`` there), and were made by ``tools/train_reference_model.py``.
+everywhere. The files ship inside the package, in ``gptlib/models/shakespeare-char/`` (model card:
+``README.md`` there), so a plain ``pip install`` of gptlib has them too; they were made by
+``tools/train_reference_model.py``.
 
 **Why a hash in the code.** The SHA-256 of each file is written below, in this module, not read
 from the folder: a file that was changed, re-trained, damaged or swapped (by anyone, or by an
@@ -43,8 +44,8 @@ __all__ = [
     "load_reference_model",
 ]
 
-#: The committed folder: ``<repository>/models/shakespeare-char``.
-MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "shakespeare-char"
+#: The folder of the files, inside the installed package: ``gptlib/models/shakespeare-char``.
+MODEL_DIR = Path(__file__).resolve().parent / "models" / "shakespeare-char"
 MODEL_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -68,15 +69,16 @@ def _check(path: Path, expected: str) -> None:
     if not path.is_file():
         raise ReferenceModelError(
             f"reference model file {path} is missing. It is committed with the repository "
-            f"(models/shakespeare-char/); restore it with `git checkout -- models/shakespeare-char`, "
-            f"or run gptlib from a clone of the repository")
+            f"and with the package (gptlib/models/shakespeare-char/); in a clone, restore it with "
+            f"`git checkout -- gptlib/models/shakespeare-char`, otherwise reinstall gptlib")
     actual = sha256_of(path)
     if actual != expected:
         raise ReferenceModelError(
             f"reference model file {path} has SHA-256 {actual}, expected {expected}: it is not the "
             f"committed file (changed, damaged or replaced). Restore it with "
-            f"`git checkout -- models/shakespeare-char`; if you retrained the model on purpose, put the "
-            f"hashes that tools/train_reference_model.py printed into gptlib/reference.py")
+            f"`git checkout -- gptlib/models/shakespeare-char` (or reinstall gptlib); if you retrained "
+            f"the model on purpose, put the hashes that tools/train_reference_model.py printed into "
+            f"gptlib/reference.py")
 
 
 def verify_reference_files(folder: str | os.PathLike | None = None) -> Path:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +68,32 @@ def test_ci_runs_the_readme_test_command_with_the_cpu_torch_and_local_data():
     assert ci.rstrip().endswith("make test")
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make lab" in readme
+
+
+def test_reference_model_works_after_a_plain_install_of_the_wheel(tmp_path):
+    """A non-editable install of the built wheel, imported from another folder with this checkout out of
+    the way, has the reference model and loads it, hash-checked, without the network."""
+    src, wheels, site, elsewhere = (tmp_path / name for name in ("src", "wheels", "site", "elsewhere"))
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "gptlib", src / "gptlib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheels), str(src)],
+                   check=True, capture_output=True)
+    (wheel,) = wheels.glob("gptlib-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True)
+    elsewhere.mkdir()
+    code = ("import json, gptlib, gptlib.reference as r\n"
+            "model, tok = r.load_reference_model(device='cpu')\n"
+            "print(json.dumps({'package': gptlib.__file__, 'folder': str(r.MODEL_DIR), "
+            "'params': model.num_params(), 'vocab': tok.vocab_size}))")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GPTLIB_DEVICE")}
+    env["PYTHONPATH"] = str(site)  # ahead of site-packages, where the editable install's finder lives
+    out = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(result["package"]).is_relative_to(site), result  # the installed copy, not this checkout
+    assert Path(result["folder"]).is_relative_to(site), result
+    assert (result["params"], result["vocab"]) == (818_048, 65)

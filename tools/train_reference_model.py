@@ -11,7 +11,8 @@ so every notebook runs on its own, in any order, without training anything first
 Everything is fixed: the seeds, the number of CPU threads (float sums depend on how the work is
 split between threads), the device (the CPU), the data split and every hyperparameter. Run again
 with the same torch version on the same kind of CPU, the script should write the same bytes, and
-so the same SHA-256. It writes to ``--out`` (default ``models/shakespeare-char``):
+so the same SHA-256. It writes to ``--out`` (default ``gptlib/models/shakespeare-char``, where
+:data:`gptlib.reference.MODEL_DIR` points):
 
 - ``model.safetensors``  the weights, written by :func:`gptlib.checkpoint.save_checkpoint` without
   an optimizer: model config, training config and the results sit as JSON in the header. No pickle.
@@ -73,7 +74,7 @@ EVAL_BATCH_SIZE = 64  # windows per forward pass of the final full evaluation
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "models" / "shakespeare-char",
+    parser.add_argument("--out", type=Path, default=ROOT / "gptlib" / "models" / "shakespeare-char",
                         help="folder to write the model, tokenizer and model card to")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="train for fewer steps (smoke tests only; the reference uses the default)")
