@@ -178,8 +178,8 @@ class CausalSelfAttention(nn.Module):
     Parameters (names match GPT-2 checkpoints):
 
     - ``c_attn``: one ``Linear(C, 3C)`` producing queries, keys and values together. Three separate
-      ``Linear(C, C)`` layers would compute the same thing; fusing them is one bigger matrix multiply
-      instead of three smaller ones, which is faster.
+      ``Linear(C, C)`` layers would compute the same thing; fused, it is one bigger matrix multiply
+      instead of three smaller ones (one pass over the input, one kernel launch).
     - ``c_proj``: ``Linear(C, C)`` mixing the heads' outputs back together before they are added to
       the residual stream.
 

@@ -6,7 +6,7 @@ Rule (checked in ``tests/test_device.py``):
   asking for one this machine does not have is an error, never a silent fallback.
 - Otherwise: ``cuda`` if a CUDA GPU is available, else ``cpu``.
 - ``mps`` (Apple GPUs) is used only when asked for: it works for most notebooks, but CI does not
-  cover it, and some operations are slower or missing there.
+  cover it, and some operations may be missing or slow there.
 
 Why pick the device in one place? So a notebook's stored outputs never depend on it: notebooks
 draw random numbers and build models on the CPU, then move them with ``.to(device)``.

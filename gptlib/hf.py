@@ -64,7 +64,7 @@ def hf_config(config: GPTConfig, attn_implementation: str = "eager") -> GPT2Conf
     Hugging Face's GPT-2 always has biases, so ``bias=False`` is refused with a ``ValueError``.
     ``attn_implementation`` picks Hugging Face's attention code: ``"eager"`` (written out, like
     :func:`gptlib.attention.scaled_dot_product_attention`; can return attention weights) or
-    ``"sdpa"`` (PyTorch's fused kernel, faster). Both give the same result up to rounding.
+    ``"sdpa"`` (PyTorch's fused kernel, transformers' default for GPT-2). Both give the same result up to rounding.
 
     The begin/end-of-text ids are set to the last id, ``vocab_size - 1`` (which is where GPT-2 keeps
     ``<|endoftext|>``); transformers warns about ids outside the vocabulary otherwise.
