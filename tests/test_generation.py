@@ -2,6 +2,8 @@
 search, and conformance with Hugging Face ``transformers`` (greedy, beam search, the logits processors)."""
 
 import contextlib
+import dataclasses
+import inspect
 
 import pytest
 import torch
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from gptlib.attention import CausalSelfAttention
 from gptlib.generation import (
     PAD_TOKEN_ID,
+    GenerationSettings,
     KVCache,
     apply_repetition_penalty,
     apply_temperature,
@@ -225,18 +228,18 @@ def test_decode_step_matches_forward_with_cache(batch, bias):
 @pytest.mark.parametrize("batch", [1, 3])
 def test_decode_step_splitting_big_matrices_between_threads_gives_the_same_logits(batch, monkeypatch):
     # GPT-2-sized matrices are read by several threads; lower the size limit so a small model takes that path.
-    import gptlib.generation as generation
+    from gptlib.generation import threaded_linear
 
-    monkeypatch.setattr(generation, "_SPLIT_MIN_NUMEL", 500)  # every matrix of this model (the smallest is 32 x 32)
+    monkeypatch.setattr(threaded_linear, "_SPLIT_MIN_NUMEL", 500)  # every matrix of this model (the smallest is 32 x 32)
     split = []  # the shapes of the matrices multiplied in parts
-    in_parts = generation._in_parts
+    in_parts = threaded_linear._in_parts
 
     def spy(x, weight, bias, **kwargs):
         if weight.numel() >= 500:
             split.append(tuple(weight.shape))
         return in_parts(x, weight, bias, **kwargs)
 
-    monkeypatch.setattr(generation, "_in_parts", spy)
+    monkeypatch.setattr(threaded_linear, "_in_parts", spy)
     threads = torch.get_num_threads()
     torch.set_num_threads(3)  # three parts: slices of unequal length (97 rows of the head / 3)
     try:
@@ -255,9 +258,9 @@ def test_decode_step_splitting_big_matrices_between_threads_gives_the_same_logit
 def test_in_parts_raises_a_failed_part_and_leaves_nothing_behind_for_the_next_call(monkeypatch):
     import torch.nn.functional as F
 
-    import gptlib.generation as generation
+    from gptlib.generation import threaded_linear
 
-    monkeypatch.setattr(generation, "_SPLIT_MIN_NUMEL", 1)
+    monkeypatch.setattr(threaded_linear, "_SPLIT_MIN_NUMEL", 1)
     weight, bias, x = torch.randn(10, 4), torch.randn(10), torch.randn(2, 4)
     fail_at = {"row": None}  # make the part that starts at this row raise
 
@@ -269,9 +272,9 @@ def test_in_parts_raises_a_failed_part_and_leaves_nothing_behind_for_the_next_ca
     for row in (0, 3, 7):  # the caller's own part (rows 0-2), then the workers' (3-6 and 7-9)
         fail_at["row"] = row
         with pytest.raises(RuntimeError, match=f"part at row {row} failed"):
-            generation._in_parts(x, weight, bias, linear=linear, parts=3)
+            threaded_linear._in_parts(x, weight, bias, linear=linear, parts=3)
         fail_at["row"] = None  # the next call must get its own results, not ones left over from the failure
-        torch.testing.assert_close(generation._in_parts(x, weight, bias, linear=linear, parts=3), F.linear(x, weight, bias))
+        torch.testing.assert_close(threaded_linear._in_parts(x, weight, bias, linear=linear, parts=3), F.linear(x, weight, bias))
 
 
 def test_decode_step_calls_the_modules_when_they_have_hooks_or_dropout(model):
@@ -592,6 +595,29 @@ def test_bad_arguments_raise_clear_errors(model, options, match):
         generate(model, idx, 5, **options)
     with pytest.raises(ValueError, match=match):
         stream(model, idx, 5, **options)  # at call time, before the first token is asked for
+    with pytest.raises(ValueError, match=match):
+        GenerationSettings(5, **options)  # where the check lives
+
+
+def test_generation_settings_are_generate_and_streams_arguments():
+    # One description of the settings: generate and stream take exactly its fields, in its order.
+    fields = [f.name for f in dataclasses.fields(GenerationSettings)]
+    for fn in (generate, stream):
+        params = inspect.signature(fn).parameters
+        assert [p for p in params if p not in ("model", "idx", "on_token")] == fields
+        assert params["pad_token_id"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert all(params[f].default == f_.default for f, f_ in zip(fields[1:], dataclasses.fields(GenerationSettings)[1:]))
+
+
+def test_generation_settings_are_checked_once_and_frozen():
+    settings = GenerationSettings(5, stop=["a", "b"], tokenizer=TOK)
+    assert settings.stop == ("a", "b") and GenerationSettings(5).stop == ()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.temperature = 0
+    with pytest.raises(ValueError, match="max_new_tokens must be an integer >= 0, got -1"):
+        GenerationSettings(-1)
+    with pytest.raises(ValueError, match="pad_token_id must be an integer, got 0.5"):
+        GenerationSettings(5, pad_token_id=0.5)
 
 
 def test_bad_prompts_raise_clear_errors(model):
