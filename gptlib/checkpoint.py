@@ -8,10 +8,8 @@
 **Why one file.** A checkpoint has tensors (weights, the optimizer's moment estimates, RNG states)
 and small facts (step, configurations, the training history). safetensors stores tensors and a
 ``metadata`` dict of strings in its header, so the facts go there as one JSON string. One file can
-be replaced atomically: it is written under a temporary name in the same folder, flushed to disk,
-then renamed over the old one with :func:`os.replace`. A crash, a Ctrl-C or a full disk while
-writing leaves the previous checkpoint untouched; readers see the old file or the new one, never
-half of one.
+be replaced atomically (:func:`gptlib.files.atomic_path`): a crash, a Ctrl-C or a full disk while
+writing leaves the previous checkpoint untouched.
 
 **Why not pickle.** ``torch.save``/``torch.load`` use pickle, which can run arbitrary code when a
 file is loaded. safetensors files hold only numbers and JSON, so opening one is safe whatever its
@@ -40,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,16 +49,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-__all__ = [
-    "CHECKPOINT_NAME",
-    "Checkpoint",
-    "CheckpointError",
-    "CheckpointMismatchError",
-    "save_checkpoint",
-    "read_checkpoint",
-    "load_checkpoint",
-    "load_gpt",
-]
+from gptlib.files import atomic_path
+
+__all__ = ["CHECKPOINT_NAME", "Checkpoint", "CheckpointError", "CheckpointMismatchError", "save_checkpoint",
+           "read_checkpoint", "load_checkpoint", "load_gpt"]
 
 FORMAT = "gptlib.checkpoint"
 VERSION = 1
@@ -209,33 +200,6 @@ def _model_tensors(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str,
     return tensors, aliases
 
 
-def _atomic_write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    """Write a safetensors file to a temporary name beside ``path``, flush it, rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        save_file(tensors, tmp_name, metadata=metadata)
-        with open(tmp_name, "rb+") as f:
-            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp_name, path)  # atomic: the old checkpoint until here, the new one after
-    except BaseException:  # also KeyboardInterrupt: never leave a half-written temporary file
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (POSIX); not possible or needed everywhere
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 # --------------------------------------------------------------------------- save / read
 
 
@@ -263,22 +227,15 @@ def save_checkpoint(
 
     Returns the path of the file written. If writing fails the previous file at ``path`` is kept.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
+    path = _resolve(path)
     model_tensors, aliases = _model_tensors(model)
     tensors = {f"model.{k}": v for k, v in model_tensors.items()}
-    optim_json = None
-    if optimizer is not None:
-        optim_tensors: dict[str, torch.Tensor] = {}
-        optim_json = _encode(optimizer.state_dict(), "optim", optim_tensors)
-        tensors.update(optim_tensors)
+    optim_json = None if optimizer is None else _encode(optimizer.state_dict(), "optim", tensors)  # adds optim.*
     for name, t in (rng_state or {}).items():
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"rng_state[{name!r}] must be a tensor, got {type(t).__name__}")
         tensors[f"rng.{name}"] = t.detach()
-    # safetensors wants contiguous CPU tensors
-    tensors = {k: v.to("cpu").contiguous() for k, v in tensors.items()}
+    tensors = {k: v.to("cpu").contiguous() for k, v in tensors.items()}  # as safetensors wants them
     cls = type(model)
     meta = {
         "format": FORMAT,
@@ -292,7 +249,8 @@ def save_checkpoint(
         "extra": _as_dict(dict(extra or {}), "extra"),
         "crc32": {k: _crc32(v) for k, v in tensors.items()},
     }
-    _atomic_write(path, tensors, {META_KEY: json.dumps(meta)})
+    with atomic_path(path) as tmp:  # the old checkpoint until the new one is whole
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
     return path
 
 
@@ -337,39 +295,27 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         if _crc32(tensors[name]) != crc[name]:
             raise bad(f"tensor {name!r} does not match its checksum: the file's data are damaged")
 
-    model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
     for alias, target in meta.get("aliases", {}).items():
-        model_state[alias[len("model."):]] = model_state[target[len("model."):]]
+        model_state[alias.removeprefix("model.")] = model_state[target.removeprefix("model.")]
     try:
         optim = _decode(meta["optimizer"], tensors) if meta.get("optimizer") is not None else None
     except (KeyError, ValueError, TypeError) as err:
         raise bad(f"its optimizer entry is damaged ({err!r})") from None
-    return Checkpoint(
-        path=path,
-        step=int(meta.get("step", 0)),
-        model_state=model_state,
-        optimizer_state=optim,
-        rng_state={k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")},
-        model_class=meta.get("model_class"),
-        model_config=meta.get("model_config"),
-        train_config=meta.get("train_config"),
-        extra=meta.get("extra") or {},
-    )
+    rng_state = {k.removeprefix("rng."): v for k, v in tensors.items() if k.startswith("rng.")}
+    return Checkpoint(path=path, step=int(meta.get("step", 0)), model_state=model_state, optimizer_state=optim,
+                      rng_state=rng_state, model_class=meta.get("model_class"), model_config=meta.get("model_config"),
+                      train_config=meta.get("train_config"), extra=meta.get("extra") or {})
 
 
 # --------------------------------------------------------------------------- load into a model
 
 
 def _config_differences(saved: dict, current: dict, allowed: Iterable[str]) -> list[str]:
-    allowed = set(allowed)
-    lines = []
-    for name in sorted(set(saved) | set(current)):
-        if name in allowed:
-            continue
-        a, b = saved.get(name, "<absent>"), current.get(name, "<absent>")
-        if a != b:
-            lines.append(f"{name}: checkpoint {a!r}, this model {b!r}")
-    return lines
+    """``"name: checkpoint A, this model B"`` for every field that differs and is not ``allowed`` to."""
+    pairs = [(n, saved.get(n, "<absent>"), current.get(n, "<absent>"))
+             for n in sorted((set(saved) | set(current)) - set(allowed))]
+    return [f"{n}: checkpoint {a!r}, this model {b!r}" for n, a, b in pairs if a != b]
 
 
 def _check_state(ckpt: Checkpoint, model: nn.Module) -> None:
@@ -401,13 +347,8 @@ def _load_optimizer(ckpt: Checkpoint, optimizer: torch.optim.Optimizer) -> None:
         raise CheckpointMismatchError(
             f"{ckpt.path} holds the state of an optimizer with parameter groups of sizes {saved_sizes}; "
             f"this optimizer has {current_sizes}")
-    groups = []
-    for saved, now in zip(state["param_groups"], current["param_groups"]):
-        saved = dict(saved)
-        for key in _IMPLEMENTATION_KEYS:
-            if key in now:
-                saved[key] = now[key]
-        groups.append(saved)
+    groups = [{**saved, **{k: now[k] for k in _IMPLEMENTATION_KEYS if k in now}}  # this machine's kernels
+              for saved, now in zip(state["param_groups"], current["param_groups"])]
     optimizer.load_state_dict({"state": state["state"], "param_groups": groups})
 
 

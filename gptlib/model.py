@@ -4,6 +4,7 @@
 - :class:`GPT`         the model: ``forward(idx, targets) -> (logits, loss)``, and
   ``forward_with_cache(idx, cache)`` for generation with a KV cache (:mod:`gptlib.generation`)
 - :func:`param_count`  the number of parameters, by formula, without building a model
+- :func:`check_token_ids`  the clear error for ids outside the vocabulary, for a batch or a whole dataset
 
 Shapes: ``B`` batch, ``T`` sequence length, ``C = n_embd``, ``V = vocab_size``, ``L = n_layer``.
 """
@@ -21,7 +22,7 @@ from torch import nn
 
 from gptlib.block import Block, LayerNorm
 
-__all__ = ["GPTConfig", "PRESETS", "GPT", "param_count", "IGNORE_INDEX", "INIT_STD"]
+__all__ = ["GPTConfig", "PRESETS", "GPT", "param_count", "check_token_ids", "IGNORE_INDEX", "INIT_STD"]
 
 #: Target value meaning "no prediction here": such positions add nothing to the loss.
 IGNORE_INDEX = -1
@@ -153,6 +154,35 @@ def param_count(config: GPTConfig, non_embedding: bool = False) -> int:
     return total - embeddings if non_embedding else total
 
 
+def check_token_ids(ids: torch.Tensor, vocab_size: int, name: str = "idx", *,
+                    targets: torch.Tensor | None = None) -> None:
+    """``ValueError`` unless every id in ``ids`` is in ``[0, vocab_size)``, and every one in ``targets``
+    (if given) too or ``IGNORE_INDEX``. One min/max pass per tensor and one read of the results: for
+    tensors on a GPU, one host-device synchronisation.
+
+    >>> check_token_ids(torch.tensor([3, 5]), 5, "data")
+    Traceback (most recent call last):
+    ...
+    ValueError: token id 5 in data is outside the vocabulary: ids must be in [0, 4] (vocab_size=5)
+    """
+    tensors = [ids] if targets is None else [ids, targets]
+    if any(t.numel() == 0 for t in tensors):
+        return
+    wide = [t if t.dtype in (torch.int64, torch.int32) else t.long() for t in tensors]  # aminmax lacks uint16
+    bounds = torch.stack([b.long() for t in wide for b in torch.aminmax(t)]).tolist()  # one device -> host read
+    V = vocab_size
+    lo, hi = bounds[0], bounds[1]
+    if lo < 0 or hi >= V:
+        raise ValueError(f"token id {lo if lo < 0 else hi} in {name} is outside the vocabulary: "
+                         f"ids must be in [0, {V - 1}] (vocab_size={V})")
+    if targets is not None:
+        lo, hi = bounds[2], bounds[3]
+        if (lo < 0 and lo != IGNORE_INDEX) or hi >= V:
+            bad = lo if lo < 0 and lo != IGNORE_INDEX else hi
+            raise ValueError(f"target id {bad} is outside the vocabulary: targets must be in [0, {V - 1}] "
+                             f"(vocab_size={V}), or {IGNORE_INDEX} to ignore a position")
+
+
 class GPT(nn.Module):
     """A GPT-2-style language model. Parameter names match GPT-2 checkpoints (see :mod:`gptlib.hf`).
 
@@ -222,9 +252,11 @@ class GPT(nn.Module):
         return n
 
     # ------------------------------------------------------------------ input checks
-    # Bad inputs would otherwise fail deep inside PyTorch with an index error (or, on a GPU, an
-    # unreadable "device-side assert"). The checks cost one min/max pass over the ids and a single
-    # read of four numbers, which is small next to a forward pass.
+
+    #: ``forward`` checks shapes, dtypes and lengths always (no device sync), and the ids' range while
+    #: this is True (:func:`check_token_ids`, a sync on a GPU). A caller that checked its whole dataset
+    #: once sets it to False while it runs, as gptlib's trainer and :mod:`gptlib.evaluation` do.
+    check_ids: bool = True
 
     def _check_ids(self, name: str, t) -> torch.Tensor:
         if not isinstance(t, torch.Tensor):
@@ -254,7 +286,6 @@ class GPT(nn.Module):
                 f"position embeddings for {self.config.block_size} positions; keep the last ones with "
                 f"idx[:, -{self.config.block_size}:]"
             )
-        bounds = list(torch.aminmax(idx))
         if targets is not None:
             targets = self._check_ids("targets", targets)
             if targets.shape != idx.shape:
@@ -263,23 +294,8 @@ class GPT(nn.Module):
                 )
             if targets.dtype != torch.int64:
                 targets = targets.long()  # cross_entropy wants int64 class indices
-            bounds += list(torch.aminmax(targets))
-        bounds = torch.stack([b.to(torch.int64) for b in bounds]).tolist()  # one device -> host read
-        V = self.config.vocab_size
-        lo, hi = bounds[0], bounds[1]
-        if lo < 0 or hi >= V:
-            bad = lo if lo < 0 else hi
-            raise ValueError(
-                f"token id {bad} in idx is outside the vocabulary: ids must be in [0, {V - 1}] (vocab_size={V})"
-            )
-        if targets is not None:
-            lo, hi = bounds[2], bounds[3]
-            if (lo < 0 and lo != IGNORE_INDEX) or hi >= V:
-                bad = lo if lo < 0 and lo != IGNORE_INDEX else hi
-                raise ValueError(
-                    f"target id {bad} is outside the vocabulary: targets must be in [0, {V - 1}] "
-                    f"(vocab_size={V}), or {IGNORE_INDEX} to ignore a position"
-                )
+        if self.check_ids:
+            check_token_ids(idx, self.config.vocab_size, "idx", targets=targets)
         return idx, targets
 
     # ------------------------------------------------------------------ forward
@@ -308,9 +324,9 @@ class GPT(nn.Module):
             tensor, or ``None`` without targets. (If every target is ignored the mean is NaN.)
             An untrained model guesses uniformly, so its loss starts near ``ln(vocab_size)``.
 
-        Raises ``ValueError`` (naming the offending value) for ids of the wrong shape, dtype or range,
-        sequences longer than ``block_size`` and targets that do not match ``idx``; ``TypeError`` if
-        ``idx`` is not a tensor at all.
+        Raises ``ValueError`` (naming the offending value) for ids of the wrong shape, dtype or range
+        (the range unless ``check_ids`` is False), sequences longer than ``block_size`` and targets
+        that do not match ``idx``; ``TypeError`` if ``idx`` is not a tensor at all.
         """
         idx, targets = self._check_inputs(idx, targets)
         x = self._embed(idx)  # (B, T, C)

@@ -7,7 +7,8 @@ P(x₁ … x_N) = ∏ₜ P(xₜ | x₍<ₜ₎). Taking −log and dividing by N 
     loss = −(1/N) Σₜ log P(xₜ | x₍<ₜ₎)     (nats per token; = cross-entropy)
 
 - :func:`token_nll`, :func:`mean_nll`   the loss, written out (equals ``F.cross_entropy``)
-- :func:`model_token_nll`              a model's loss at every token of a held-out stream
+- :func:`model_token_nll`              a model's loss at every token of a held-out stream (windows
+  cut by :func:`gptlib.evaluation.heldout_windows`, as for :func:`gptlib.evaluation.evaluate`)
 - :func:`perplexity`, :func:`bits`     the same number in other units
 - :func:`unigram_probs`, :func:`bigram_probs`, :func:`counts_loss`   baselines made by counting
 - :class:`MarkovSource`                text with a known entropy rate H, the floor no model can beat
@@ -20,6 +21,9 @@ import math
 from dataclasses import dataclass
 
 import torch
+
+from gptlib.device import model_device
+from gptlib.evaluation import heldout_windows, positive_int, scoring_mode, to_device, token_stream
 
 __all__ = ["token_nll", "mean_nll", "model_token_nll", "standard_error", "perplexity", "bits", "uniform_loss",
            "unigram_probs", "bigram_probs", "counts_loss", "MarkovSource"]
@@ -49,48 +53,35 @@ def model_token_nll(model, ids: torch.Tensor, block_size: int, *, min_context: i
                     batch_size: int = 64) -> torch.Tensor:
     """−log P(token | its context) under ``model`` for the tokens of ``ids``: 1-D float64, on the CPU.
 
-    ``ids`` is cut into non-overlapping windows of ``block_size`` targets, as
-    :func:`gptlib.train.evaluate` cuts it: window ``k`` reads ``ids[k*T : (k+1)*T]`` and is scored
-    on ``ids[k*T + 1 : (k+1)*T + 1]``; the last, shorter window takes the targets left over. Target
-    ``t`` of a window (0-based) is predicted from ``t + 1`` tokens, so the first targets of each
-    window see less context than the model can use. Only targets with at least ``min_context``
-    tokens of context are kept: ``min_context=order`` scores a source of order ``order`` only where
-    the model can see everything the next symbol depends on. The mean of the result is the
-    held-out loss; :func:`standard_error` of it, how much that mean may wander.
+    ``ids`` is cut as :func:`gptlib.evaluation.evaluate` cuts it (both read
+    :func:`~gptlib.evaluation.heldout_windows`): non-overlapping windows of ``block_size`` targets,
+    window ``k`` reading ``ids[k*T : (k+1)*T]`` and scored on ``ids[k*T + 1 : (k+1)*T + 1]``; the
+    last, shorter window takes the targets left over. Target ``t`` of a window (0-based) is
+    predicted from ``t + 1`` tokens, so the first targets of each window see less context than the
+    model can use. Only targets with at least ``min_context`` tokens of context are kept:
+    ``min_context=order`` scores a source of order ``order`` only where the model can see everything
+    the next symbol depends on. The mean of the result is the held-out loss; :func:`standard_error`
+    of it, how much that mean may wander.
 
     ``model(x)`` must return ``(logits, _)`` with logits ``(B, T, V)`` (a :class:`gptlib.model.GPT`
-    does). Runs with ``model.eval()`` and without gradients, then restores the model's mode.
+    does). Runs with ``model.eval()`` and without gradients, then restores the model's mode. The
+    ids are checked against ``model.config.vocab_size`` once, not in every forward call.
     """
-    ids = torch.as_tensor(ids)
-    if ids.ndim != 1 or ids.is_floating_point():
-        raise ValueError(f"ids must be a 1-D tensor of integer token ids, got dtype {ids.dtype}, "
-                         f"shape {tuple(ids.shape)}")
+    ids = token_stream(ids, "ids")
     for name, value in (("block_size", block_size), ("min_context", min_context), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
+        positive_int(name, value)
     if min_context > block_size:
         raise ValueError(f"min_context={min_context} is more than block_size={block_size}: no target would be kept")
     if len(ids) <= min_context:
         raise ValueError(f"ids has {len(ids)} token(s); with min_context={min_context} nothing is left to score")
-    device = next(model.parameters()).device
-    T = block_size
-    n_full, tail = divmod(len(ids) - 1, T)
-    offsets = torch.arange(T + 1)
+    device = model_device(model)
     pieces = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            windows = [ids[(starts * T)[:, None] + offsets] for starts in torch.arange(n_full).split(batch_size)]
-            if tail:
-                windows.append(ids[n_full * T:][None])  # (1, tail + 1)
-            for rows in windows:
-                rows = rows.long().to(device)  # (B, t + 1)
-                logits, _ = model(rows[:, :-1])  # (B, t, V)
-                nll = token_nll(logits.double(), rows[:, 1:])  # (B, t)
-                pieces.append(nll[:, min_context - 1:].flatten().cpu())
-    finally:
-        model.train(was_training)
+    with scoring_mode(model, ids, "ids"):
+        for rows in heldout_windows(ids, block_size, batch_size):
+            rows = to_device(rows, device)  # (B, t + 1)
+            logits, _ = model(rows[:, :-1])  # (B, t, V)
+            nll = token_nll(logits.double(), rows[:, 1:])  # (B, t)
+            pieces.append(nll[:, min_context - 1:].flatten().cpu())
     return torch.cat(pieces)
 
 

@@ -1,5 +1,6 @@
 """The trainer under torchrun: 2 CPU processes (gloo) take the same steps as one process on the
-same global batch."""
+same global batch. And a process that merely inherited RANK/WORLD_SIZE (a Jupyter kernel) trains as
+one process, unless asked to join."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,8 @@ import torch
 import torch.distributed as dist
 
 from gptlib.checkpoint import read_checkpoint
-from gptlib.train import Trainer
+from gptlib.train import DistInfo, Trainer
+from gptlib.train.distributed import TORCHRUN_MARKERS, launched_by_torchrun, world_from_environment
 from train_worker import tiny_config, tiny_data, tiny_model
 
 WORKER = Path(__file__).with_name("train_worker.py")
@@ -70,3 +74,64 @@ def test_two_processes_match_one_process_on_the_global_batch(tmp_path):
     assert ckpt.step == STEPS and {"rank0.torch_cpu", "rank1.torch_cpu"} <= set(ckpt.rng_state)
     assert [p.name for p in out.iterdir()] == ["ckpt.safetensors"]
     assert run.stdout.count('"done"') == 1 and run.stdout.count("step 1\n") == 1
+
+
+# ---------------------------------------------------------------- joining only when asked (or under torchrun)
+
+
+@pytest.fixture
+def inherited_world(monkeypatch):
+    """RANK and WORLD_SIZE as a Jupyter kernel may inherit them, without torchrun's marker or an address
+    to meet at (so that a wrong attempt to join fails at once instead of waiting)."""
+    for name in (*TORCHRUN_MARKERS, "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    return monkeypatch
+
+
+def test_inherited_rank_and_world_size_without_torchrun_train_as_one_process(inherited_world):
+    train, val = tiny_data()
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match=r"WORLD_SIZE=2, RANK=0 set in the environment, but this process was "
+                                         r"not started by torchrun .*distributed=True"):
+        trainer = Trainer(tiny_model(dropout=0.0), train, val, tiny_config(max_steps=3, eval_interval=0),
+                          device="cpu")
+    history = trainer.fit()
+    assert trainer.dist == DistInfo() and trainer.is_main and history.steps == [1, 2, 3]
+    assert not dist.is_initialized()
+    assert time.monotonic() - start < 60
+    # distributed=False never joins, not even under torchrun's marker, and says nothing
+    inherited_world.setenv(TORCHRUN_MARKERS[0], "some-run")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trainer = Trainer(tiny_model(dropout=0.0), train, val, tiny_config(max_steps=1), device="cpu",
+                          distributed=False)
+    assert trainer.dist == DistInfo() and not dist.is_initialized()
+
+
+def test_torchrun_marker_or_distributed_true_read_rank_and_world_size(inherited_world):
+    assert not launched_by_torchrun()
+    with pytest.warns(UserWarning, match="running as one process"):
+        assert world_from_environment(None) == DistInfo()
+    assert world_from_environment(True) == DistInfo(rank=0, world_size=2, local_rank=0)
+    inherited_world.delenv("RANK")
+    train, val = tiny_data()
+    with pytest.raises(RuntimeError, match="RANK is not"):  # asked: the environment is read, and is incomplete
+        Trainer(tiny_model(dropout=0.0), train, val, tiny_config(), device="cpu", distributed=True)
+    inherited_world.setenv(TORCHRUN_MARKERS[0], "some-run")
+    assert launched_by_torchrun()
+    with pytest.raises(RuntimeError, match="RANK is not"):  # under torchrun the default reads it too
+        Trainer(tiny_model(dropout=0.0), train, val, tiny_config(), device="cpu")
+    assert not dist.is_initialized()
+
+
+def test_torchrun_sets_the_marker_the_trainer_looks_for(tmp_path):
+    script = tmp_path / "show_env.py"
+    script.write_text("import os, sys\n"
+                      f"print(all(n in os.environ for n in {TORCHRUN_MARKERS!r}), os.environ['WORLD_SIZE'])\n")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=1",
+           "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(script)]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "True 1" in run.stdout

@@ -1,5 +1,5 @@
-"""Tests for gptlib.train: config checks, optimizer groups, schedule, evaluation, the loop,
-stopping on NaN, Ctrl-C, and resuming bit for bit (also in a new process)."""
+"""Tests for gptlib.train: config checks, optimizer groups, schedule, the loop, stopping on NaN,
+Ctrl-C, and resuming bit for bit (also in a new process). Evaluation: tests/test_evaluation.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -30,7 +29,6 @@ from gptlib.train import (
     cosine_schedule,
     decay_parameter_names,
     estimate_loss,
-    evaluate,
     lr_at,
     setup_distributed,
 )
@@ -183,69 +181,6 @@ def test_schedule_stays_between_min_lr_and_the_peak(lr, frac, warmup, decay, ste
         assert value >= cosine_schedule(step + 1, **kw) * (1 - 1e-12)  # never rises after warmup
     else:
         assert value < cosine_schedule(step + 1, **kw) or warmup == step + 1
-
-
-# ---------------------------------------------------------------- evaluation
-
-
-class MeanTarget(nn.Module):
-    """A fake model whose 'loss' is the mean target id: averaging it over a split gives the mean of
-    the targets counted, and it records which targets it saw."""
-
-    def __init__(self):
-        super().__init__()
-        self.w = nn.Parameter(torch.zeros(1))
-        self.seen: list[torch.Tensor] = []
-
-    def forward(self, x, y):
-        assert not torch.is_grad_enabled() and not self.training
-        self.seen.append(y.reshape(-1))
-        return None, y.double().mean() + 0 * self.w.sum()
-
-
-@pytest.mark.parametrize("n, block, batch", [(54, 16, 2), (49, 16, 64), (17, 16, 1), (2, 16, 4), (100, 7, 3)])
-def test_evaluate_counts_every_target_token_once(n, block, batch):
-    data = torch.randperm(1000)[:n]  # distinct ids, so each target is recognisable
-    model = MeanTarget()
-    loss = evaluate(model, data, block_size=block, batch_size=batch)
-    seen = torch.cat(model.seen)
-    assert sorted(seen.tolist()) == sorted(data[1:].tolist())  # every target exactly once, nothing else
-    assert loss == pytest.approx(data[1:].double().mean().item(), rel=1e-12)
-    assert model.training  # mode restored
-
-
-def test_evaluate_matches_a_manual_computation_on_a_gpt():
-    model = tiny_model(dropout=0.2)
-    data = tiny_data()[1][:54]  # 53 targets: three windows of 16 and a tail of 5
-    model.eval()
-    with torch.no_grad():
-        total = 0.0
-        for start in range(0, 53, 16):
-            x = data[start:start + 16]
-            y = data[start + 1:start + 17]
-            logits, _ = model(x[None, :len(y)], y[None])
-            total += F.cross_entropy(logits[0], y, reduction="sum").item()
-    model.train()
-    expected = total / 53
-    assert evaluate(model, data, 16, batch_size=2) == pytest.approx(expected, rel=1e-6)
-    assert evaluate(model, data, 16, batch_size=64) == pytest.approx(expected, rel=1e-6)
-    assert model.training and all(p.grad is None for p in model.parameters())
-
-
-def test_evaluate_and_estimate_reject_or_handle_short_data():
-    with pytest.raises(ValueError, match="at least 2"):
-        evaluate(MeanTarget(), torch.tensor([3]), 4)
-    with pytest.raises(ValueError, match="1-D tensor of integer"):
-        evaluate(MeanTarget(), torch.zeros(10), 4)
-
-
-def test_estimate_loss_is_repeatable_and_restores_mode():
-    model = tiny_model(dropout=0.2)
-    val = tiny_data()[1]
-    a = estimate_loss(model, val, 16, 4, 3, seed=5)
-    b = estimate_loss(model, val, 16, 4, 3, seed=5)
-    assert a == b and model.training
-    assert estimate_loss(model, val, 16, 4, 3, seed=6) != a
 
 
 # ---------------------------------------------------------------- the loop
