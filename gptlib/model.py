@@ -252,7 +252,6 @@ class GPT(nn.Module):
         return n
 
     # ------------------------------------------------------------------ input checks
-
     #: ``forward`` checks shapes, dtypes and lengths always (no device sync), and the ids' range while
     #: this is True (:func:`check_token_ids`, a sync on a GPU). A caller that checked its whole dataset
     #: once sets it to False while it runs, as gptlib's trainer and :mod:`gptlib.evaluation` do.

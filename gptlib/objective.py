@@ -234,7 +234,7 @@ class MarkovSource:
         cdf_rows = cdf.tolist()
         state = int(torch.randint(self.vocab_size ** self.order, (1,), generator=generator))
         out = []
-        for u in uniforms:  # a plain Python loop: about a second per million symbols
+        for u in uniforms:  # a plain Python loop: slow for millions of symbols, fine for a notebook
             symbol = bisect.bisect_left(cdf_rows[state], u)  # first bucket whose cdf reaches u
             out.append(symbol)
             state = self._next_state(state, symbol)

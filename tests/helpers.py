@@ -2,8 +2,12 @@
 
 import contextlib
 import logging
+import os
+import signal
 import warnings
 from types import SimpleNamespace
+
+import torch
 
 
 def make_config(n_embd=32, n_head=4, dropout=0.0, bias=True):
@@ -38,3 +42,30 @@ def transformers_messages():
     finally:
         logger.removeHandler(handler)
     handler.messages.extend(str(w.message) for w in caught)
+
+
+def global_state() -> dict:
+    """The process-wide state a gptlib call must leave as it found it: torch's thread counts, random
+    generators, grad and inference modes and default dtype; every readable signal handler; the environment."""
+    handlers = {}
+    for sig in signal.valid_signals():
+        try:
+            handlers[sig] = signal.getsignal(sig)
+        except (OSError, ValueError):  # signals that cannot be read on this platform
+            pass
+    state = dict(threads=torch.get_num_threads(), interop_threads=torch.get_num_interop_threads(),
+                 rng=torch.get_rng_state(), handlers=handlers, environ=dict(os.environ),
+                 grad=torch.is_grad_enabled(), inference=torch.is_inference_mode_enabled(),
+                 default_dtype=torch.get_default_dtype())
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state()
+    return state
+
+
+def assert_global_state_unchanged(before: dict) -> None:
+    """Compare :func:`global_state` now with ``before``, naming what changed."""
+    after = global_state()
+    for name in ("rng", "cuda_rng"):
+        if name in before:
+            assert torch.equal(after.pop(name), before[name]), f"{name}: a global generator's state changed"
+    assert after == {k: v for k, v in before.items() if k not in ("rng", "cuda_rng")}

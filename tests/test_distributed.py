@@ -20,7 +20,7 @@ import torch.distributed as dist
 from gptlib.checkpoint import read_checkpoint
 from gptlib.train import DistInfo, Trainer
 from gptlib.train.distributed import TORCHRUN_MARKERS, launched_by_torchrun, world_from_environment
-from train_worker import tiny_config, tiny_data, tiny_model
+from train_worker import one_thread, tiny_config, tiny_data, tiny_model
 
 WORKER = Path(__file__).with_name("train_worker.py")
 STEPS = 20
@@ -46,14 +46,10 @@ def test_two_processes_match_one_process_on_the_global_batch(tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         train, val = tiny_data()
         single = Trainer(tiny_model(dropout=0.0), train, val, tiny_config(max_steps=STEPS), device="cpu")
         expected = single.fit()
-    finally:
-        torch.set_num_threads(before)
 
     ranks = [json.loads((result / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2] and [r["is_main"] for r in ranks] == [True, False]

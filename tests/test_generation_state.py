@@ -5,40 +5,13 @@ On a GPT-2-sized model (random weights): its big matrices take decode_step's thr
 sets torch's thread count to 1 during each step.
 """
 
-import os
-import signal
 
 import pytest
 import torch
 
 from gptlib.generation import KVCache, decode_step, generate, stream, threaded_linear
 from gptlib.model import GPT, GPTConfig
-
-
-def snapshot() -> dict:
-    """The process-wide state a generation call must not change."""
-    handlers = {}
-    for sig in signal.valid_signals():
-        try:
-            handlers[sig] = signal.getsignal(sig)
-        except (OSError, ValueError):  # signals that cannot be read on this platform
-            pass
-    return dict(
-        threads=torch.get_num_threads(),
-        interop_threads=torch.get_num_interop_threads(),
-        rng=torch.get_rng_state(),
-        handlers=handlers,
-        environ=dict(os.environ),
-        grad=torch.is_grad_enabled(),
-        inference=torch.is_inference_mode_enabled(),
-        default_dtype=torch.get_default_dtype(),
-    )
-
-
-def assert_unchanged(before: dict) -> None:
-    after = snapshot()
-    assert torch.equal(after.pop("rng"), before["rng"]), "the default generator's state changed"
-    assert after == {k: v for k, v in before.items() if k != "rng"}
+from helpers import assert_global_state_unchanged, global_state
 
 
 @pytest.fixture(scope="module")
@@ -73,35 +46,35 @@ SAMPLED = dict(temperature=0.8, top_k=20, top_p=0.9, repetition_penalty=1.1)
 
 @pytest.mark.parametrize("options", [dict(temperature=0), SAMPLED], ids=["greedy", "sampled"])
 def test_generate_leaves_global_state_alone(gpt2, split_steps, options):
-    before = snapshot()
+    before = global_state()
     generator = torch.Generator().manual_seed(0)
     out = generate(gpt2, PROMPT, 3, generator=generator, **options)
     assert out.shape == (1, 7)
     assert split_steps and set(split_steps) == {1}  # the thread-split path ran, torch at one thread inside
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
 
 
 def test_stream_leaves_global_state_alone_between_and_after_steps(gpt2, split_steps):
-    before = snapshot()
+    before = global_state()
     for _ in stream(gpt2, PROMPT, 3, generator=torch.Generator().manual_seed(0), **SAMPLED):
-        assert_unchanged(before)  # the caller's code between two steps sees its own state
+        assert_global_state_unchanged(before)  # the caller's code between two steps sees its own state
     assert split_steps
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
     dropped = stream(gpt2, PROMPT, 3, temperature=0)
     next(dropped)
     dropped.close()  # abandoned after one token
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
 
 
 def test_state_is_restored_when_generation_stops_with_an_error(gpt2, split_steps):
-    before = snapshot()
+    before = global_state()
 
     def interrupt(token):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         generate(gpt2, PROMPT, 3, temperature=0, on_token=interrupt)
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
 
     c = gpt2.config
     wrong_heads = KVCache(c.n_layer, 1, c.n_head, 32, 8)  # head size 32, not 64: the first layer's append fails
@@ -111,7 +84,7 @@ def test_state_is_restored_when_generation_stops_with_an_error(gpt2, split_steps
     for cache, error in ((wrong_heads, RuntimeError), (full, ValueError)):
         with pytest.raises(error):
             decode_step(gpt2, torch.tensor([11]), cache)
-        assert_unchanged(before)
+        assert_global_state_unchanged(before)
     assert split_steps  # the wrong-heads step failed inside the split path, after a split product
     # and the workers were left with nothing that the next step could mistake for its own results
     assert torch.equal(generate(gpt2, PROMPT, 2, temperature=0), generate(gpt2, PROMPT, 2, temperature=0, use_cache=False))

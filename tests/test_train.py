@@ -32,18 +32,15 @@ from gptlib.train import (
     lr_at,
     setup_distributed,
 )
-from train_worker import STEPS, tiny_config, tiny_data, tiny_model
+from train_worker import STEPS, one_thread, tiny_config, tiny_data, tiny_model
 
 WORKER = Path(__file__).with_name("train_worker.py")
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    # Runs here are compared bit for bit with runs in subprocesses, which use one thread.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_thread():  # runs here are compared bit for bit with runs in subprocesses, which use one thread
+        yield
 
 
 def make_trainer(out_dir=None, dropout=0.1, callbacks=(), **overrides) -> Trainer:
@@ -61,11 +58,9 @@ def assert_same_weights(a: dict, b: dict) -> None:
 @pytest.fixture(scope="module")
 def reference():
     """The uninterrupted run: STEPS steps, dropout 0.1. Returns (weights, history)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    trainer = make_trainer()
-    history = trainer.fit()
-    torch.set_num_threads(before)
+    with one_thread():
+        trainer = make_trainer()
+        history = trainer.fit()
     return {k: v.clone() for k, v in trainer.model.state_dict().items()}, history
 
 

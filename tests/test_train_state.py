@@ -18,30 +18,8 @@ from gptlib.evaluation import estimate_loss, evaluate
 from gptlib.objective import model_token_nll
 from gptlib.train import NonFiniteLossError, Trainer, configure_optimizer, lr_at
 from gptlib.train.dropout_rng import DropoutRNG
-from train_worker import tiny_config, tiny_data, tiny_model
-
-
-def snapshot() -> dict:
-    """The process-wide state that training must not change."""
-    handlers = {}
-    for sig in signal.valid_signals():
-        try:
-            handlers[sig] = signal.getsignal(sig)
-        except (OSError, ValueError):  # signals that cannot be read on this platform
-            pass
-    state = dict(threads=torch.get_num_threads(), rng=torch.get_rng_state(), handlers=handlers,
-                 environ=dict(os.environ), grad=torch.is_grad_enabled())
-    if torch.cuda.is_available():
-        state["cuda_rng"] = torch.cuda.get_rng_state()
-    return state
-
-
-def assert_unchanged(before: dict) -> None:
-    after = snapshot()
-    for name in ("rng", "cuda_rng"):
-        if name in before:
-            assert torch.equal(after.pop(name), before[name]), f"{name}: a global generator's state changed"
-    assert after == {k: v for k, v in before.items() if k not in ("rng", "cuda_rng")}
+from train_worker import one_thread, tiny_config, tiny_data, tiny_model
+from helpers import assert_global_state_unchanged, global_state
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -54,22 +32,20 @@ def _torch_imports_done():
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_thread():  # the bit-for-bit comparisons below run on one thread, as the trainer tests do
+        yield
 
 
 def test_creating_a_trainer_and_fitting_change_nothing_global():
     train, val = tiny_data()
     model = tiny_model(dropout=0.1)  # seeds torch (its own business), so before the snapshot
     torch.rand(3)  # the caller's generator is somewhere in its stream
-    before = snapshot()
+    before = global_state()
     trainer = Trainer(model, train, val, tiny_config(max_steps=6, eval_interval=3, log_interval=2), device="cpu")
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
     history = trainer.fit()
     assert history.steps == list(range(1, 7)) and len(history.val_loss) == 2
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
 
 
 def test_a_fit_that_raises_changes_nothing_global():
@@ -87,10 +63,10 @@ def test_a_fit_that_raises_changes_nothing_global():
 
     train, val = tiny_data()
     model = NanFromStep3()
-    before = snapshot()
+    before = global_state()
     with pytest.raises(NonFiniteLossError, match="step 3"):
         Trainer(model, train, val, tiny_config(max_steps=10, log_interval=1), device="cpu").fit()
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
 
 
 def test_an_interrupted_fit_changes_nothing_global():
@@ -107,24 +83,24 @@ def test_an_interrupted_fit_changes_nothing_global():
         if history.steps[-1] == 4:
             raise KeyboardInterrupt
 
-    before = snapshot()
+    before = global_state()
     trainer = Trainer(model, train, val, tiny_config(max_steps=8), device="cpu", callbacks=[ctrl_c])
     assert trainer.fit().interrupted and trainer.step == 2
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
     trainer.callbacks = [kill_at_once]
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
 
 
 def test_evaluation_changes_nothing_global():
     model = tiny_model(dropout=0.1)
     val = tiny_data()[1]
-    before = snapshot()
+    before = global_state()
     evaluate(model, val, 16, batch_size=4)
     estimate_loss(model, val, 16, 4, 2)
     model_token_nll(model, val, 16)
-    assert_unchanged(before)
+    assert_global_state_unchanged(before)
     assert model.training and model.check_ids
 
 

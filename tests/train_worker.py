@@ -12,6 +12,7 @@ Importing this file runs nothing; the tests import :func:`tiny_model`, :func:`ti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -26,6 +27,17 @@ from gptlib.model import GPT, GPTConfig
 from gptlib.train import TrainConfig, Trainer
 
 STEPS = 40  # length of the reference run
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread inside (as in the worker processes, so runs compare bit for bit); put back after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def tiny_model(dropout: float = 0.1, seed: int = 0) -> GPT:

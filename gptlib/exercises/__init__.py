@@ -1,7 +1,9 @@
 """Checkers for the exercises that end each notebook.
 
 Every exercise has one checker, ``check_<exercise>``, in the module of its notebook
-(``welcome.py`` for 00_welcome, ...); all of them are importable from here. A checker calls the
+(``welcome.py`` for 00_welcome, ...), or, for a notebook whose checkers would make one long module,
+in a package with a module per exercise (``training/`` for 06_training); all of them are importable
+from here. A checker calls the
 student's function on cases it knows the answer to and returns a :class:`Feedback` that says
 *what* is wrong ("row 2 sums to 3.000"), not just pass/fail.
 

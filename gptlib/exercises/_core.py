@@ -237,3 +237,16 @@ def fmt(values) -> str:
     if isinstance(values, torch.Tensor):
         values = values.tolist()
     return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
+
+
+def close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-6) -> bool:
+    """Same shape and equal within ``tol`` (absolute and relative), compared in float64."""
+    return a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=tol, rtol=tol)
+
+
+def first_match(out: torch.Tensor, mistakes, *args, tol: float = 1e-6) -> Mistake | None:
+    """The first of ``mistakes`` whose example, given ``args``, gives ``out`` (see :func:`close`), or ``None``."""
+    for mistake in mistakes:
+        if close(out, mistake.example(*args), tol):
+            return mistake
+    return None

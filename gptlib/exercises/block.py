@@ -15,21 +15,9 @@ import torch.nn.functional as F
 
 from .. import block
 from ._core import (NOT_A_TENSOR, NOT_FINITE, NOT_FLOAT, RAISED, WRONG_SHAPE, Catalogue, Mistake, Wrong, call,
-                    exercise, expect_tensor)
+                    close, exercise, expect_tensor, first_match)
 
 _EPS = 1e-5
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-6) -> bool:
-    return a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=tol, rtol=tol)
-
-
-def _first_match(out: torch.Tensor, mistakes, *args, tol: float = 1e-6) -> Mistake | None:
-    """The first of ``mistakes`` whose example, given ``args``, gives ``out``."""
-    for mistake in mistakes:
-        if _close(out, mistake.example(*args), tol):
-            return mistake
-    return None
 
 
 def _where(out: torch.Tensor, expected: torch.Tensor) -> str:
@@ -194,11 +182,11 @@ def check_layer_norm(student) -> None:
         if not torch.equal(x, original):
             raise _LAYER_NORM.changed_x.wrong()
         expected = block.layer_norm(x, weight, bias, _EPS)
-        if _close(out, expected):
+        if close(out, expected):
             continue
 
         # Which usual mistake gives exactly this output?
-        mistake = _first_match(out, _LAYER_NORM_BY_OUTPUT, x, weight, bias, _EPS)
+        mistake = first_match(out, _LAYER_NORM_BY_OUTPUT, x, weight, bias, _EPS)
         if mistake:
             raise mistake.wrong()
         if case == "plain":  # weight 1, bias 0: the output itself must have mean 0 and variance 1
@@ -289,9 +277,9 @@ def check_gelu_tanh(student) -> None:
         if not torch.equal(x, original):
             raise _GELU.changed_x.wrong()
         expected = block.gelu_tanh(x)
-        if _close(out, expected, tol=1e-5):
+        if close(out, expected, tol=1e-5):
             continue
-        mistake = _first_match(out, _GELU_BY_OUTPUT, x)
+        mistake = first_match(out, _GELU_BY_OUTPUT, x)
         if mistake:
             raise mistake.wrong()
         diff = (out.double() - expected).abs()
@@ -404,9 +392,9 @@ def check_block_forward(student) -> None:
         if not torch.equal(x, original):
             raise _BLOCK.changed_x.wrong()
         out = expect_tensor(out, x.shape)
-        if _close(out, expected):
+        if close(out, expected):
             return
-        mistake = _first_match(out, _BLOCK_BY_OUTPUT, x, *parts)
+        mistake = first_match(out, _BLOCK_BY_OUTPUT, x, *parts)
         if mistake:
             raise mistake.wrong()
         raise _BLOCK.wrong_output.wrong(detail=_where(out, expected))
