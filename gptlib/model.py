@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gptlib._checks import is_int, is_number
 from gptlib.block import Block, LayerNorm
 
 __all__ = ["GPTConfig", "PRESETS", "GPT", "param_count", "check_token_ids", "IGNORE_INDEX", "INIT_STD"]
@@ -88,7 +88,7 @@ class GPTConfig:
         """Raise ``TypeError``/``ValueError`` naming the first bad field; return ``None`` if all are fine."""
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if not is_int(value):
                 raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
             if value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {name}={value}")
@@ -97,7 +97,7 @@ class GPTConfig:
                 f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: every head gets "
                 f"n_embd // n_head channels, so n_embd must be a multiple of n_head"
             )
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real):
+        if not is_number(self.dropout):
             raise TypeError(f"dropout must be a number, got {self.dropout!r} ({type(self.dropout).__name__})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got dropout={self.dropout}")
