@@ -250,3 +250,9 @@ def first_match(out: torch.Tensor, mistakes, *args, tol: float = 1e-6) -> Mistak
         if close(out, mistake.example(*args), tol):
             return mistake
     return None
+
+
+def furthest(out: torch.Tensor, expected) -> tuple[int, ...]:
+    """The index at which ``out`` is furthest from ``expected`` (a tensor of its shape, or a number)."""
+    diff = (out - expected).abs()
+    return tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))

@@ -15,15 +15,14 @@ import torch.nn.functional as F
 
 from .. import block
 from ._core import (NOT_A_TENSOR, NOT_FINITE, NOT_FLOAT, RAISED, WRONG_SHAPE, Catalogue, Mistake, Wrong, call,
-                    close, exercise, expect_tensor, first_match)
+                    close, exercise, expect_tensor, first_match, furthest)
 
 _EPS = 1e-5
 
 
 def _where(out: torch.Tensor, expected: torch.Tensor) -> str:
     """Where the student's output is furthest from the expected one, as a short phrase."""
-    diff = (out.double() - expected).abs()
-    index = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    index = furthest(out, expected)
     return f"at index {list(index)} it is {out[index].item():.4f}, expected {expected[index].item():.4f}"
 
 
@@ -141,14 +140,13 @@ def _ln_cases():
     g = torch.Generator().manual_seed(3)
     x = torch.randn(2, 3, 8, generator=g, dtype=torch.float64) * 2.0 + 3.0  # (B, T, C), mean 3, std 2
     x[1, 2] = x[1, 2] * 0.1 - 1.0  # one token on a much smaller scale
-    ones, zeros = torch.ones(8, dtype=torch.float64), torch.zeros(8, dtype=torch.float64)
     weight = 1.0 + 0.5 * torch.randn(8, generator=g, dtype=torch.float64)
     bias = 0.5 * torch.randn(8, generator=g, dtype=torch.float64)
     tiny = torch.randn(4, 16, generator=g, dtype=torch.float64) * 1e-3 + 0.5  # (T, C): variance 1e-6 << eps
     w16 = 1.0 + 0.5 * torch.randn(16, generator=g, dtype=torch.float64)
     b16 = 0.5 * torch.randn(16, generator=g, dtype=torch.float64)
     return [
-        ("plain", x, ones, zeros),
+        ("plain", x, torch.ones(8, dtype=torch.float64), torch.zeros(8, dtype=torch.float64)),
         ("gain and bias", x, weight, bias),
         ("no bias", x, weight, None),
         ("tiny variance", tiny, w16, b16),
@@ -175,33 +173,24 @@ def check_layer_norm(student) -> None:
                 raise _LAYER_NORM.bias_required.wrong(error=wrong) from None
             raise
         if isinstance(out, torch.Tensor) and out.is_floating_point() and not torch.isfinite(out).all():
-            if case == "constant":
-                raise _LAYER_NORM.nan_for_constant.wrong()
-            raise _LAYER_NORM.nan.wrong()
+            raise (_LAYER_NORM.nan_for_constant if case == "constant" else _LAYER_NORM.nan).wrong()
         out = expect_tensor(out, x.shape)
         if not torch.equal(x, original):
             raise _LAYER_NORM.changed_x.wrong()
         expected = block.layer_norm(x, weight, bias, _EPS)
         if close(out, expected):
             continue
-
-        # Which usual mistake gives exactly this output?
         mistake = first_match(out, _LAYER_NORM_BY_OUTPUT, x, weight, bias, _EPS)
         if mistake:
             raise mistake.wrong()
         if case == "plain":  # weight 1, bias 0: the output itself must have mean 0 and variance 1
             mean = out.double().mean(dim=-1)
-            worst = mean.abs().argmax()
             if mean.abs().max() > 1e-3:
-                raise _LAYER_NORM.not_centred.wrong(mean=mean.flatten()[worst].item())
+                raise _LAYER_NORM.not_centred.wrong(mean=mean[furthest(mean, 0.0)].item())
             var = out.double().var(dim=-1, unbiased=False)
-            worst = (var - 1).abs().argmax()
             if (var - 1).abs().max() > 1e-3:
-                raise _LAYER_NORM.variance_not_one.wrong(var=var.flatten()[worst].item())
-        wrong_here = _WRONG_IN_CASE.get(case)
-        if wrong_here:
-            raise wrong_here.wrong(detail=_where(out, expected))
-        raise _LAYER_NORM.wrong_output.wrong(detail=_where(out, expected))
+                raise _LAYER_NORM.variance_not_one.wrong(var=var[furthest(var, 1.0)].item())
+        raise _WRONG_IN_CASE.get(case, _LAYER_NORM.wrong_output).wrong(detail=_where(out, expected))
 
 
 # ------------------------------------------------------------------ gelu_tanh
@@ -279,13 +268,9 @@ def check_gelu_tanh(student) -> None:
         expected = block.gelu_tanh(x)
         if close(out, expected, tol=1e-5):
             continue
-        mistake = first_match(out, _GELU_BY_OUTPUT, x)
-        if mistake:
-            raise mistake.wrong()
-        diff = (out.double() - expected).abs()
-        i = int(diff.flatten().argmax())
-        raise _GELU.wrong_values.wrong(x=x.flatten()[i].item(), got=out.flatten()[i].item(),
-                                       want=expected.flatten()[i].item())
+        mistake = first_match(out, _GELU_BY_OUTPUT, x) or _GELU.wrong_values
+        i = furthest(out, expected)
+        raise mistake.wrong(x=x[i].item(), got=out[i].item(), want=expected[i].item())
 
 
 # ------------------------------------------------------------------ block_forward
@@ -323,11 +308,6 @@ def _normalised_stream(x, ln_1, attn, ln_2, mlp):
     return x + mlp(ln_2(x))
 
 
-def _mlp_first(x, ln_1, attn, ln_2, mlp):
-    x = x + mlp(ln_2(x))
-    return x + attn(ln_1(x))
-
-
 def _attention_half(x, ln_1, attn):
     return x + attn(ln_1(x))
 
@@ -359,7 +339,7 @@ _BLOCK_BY_OUTPUT = (
     Mistake("norms_swapped", "ln_1 and ln_2 are swapped: ln_1 comes before attention, ln_2 before the MLP",
             example=lambda x, ln_1, attn, ln_2, mlp: (h := _attention_half(x, ln_2, attn)) + mlp(ln_1(h))),
     Mistake("mlp_first", "attention comes first, then the MLP: x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))",
-            example=_mlp_first),
+            example=lambda x, ln_1, attn, ln_2, mlp: (h := x + mlp(ln_2(x))) + attn(ln_1(h))),
 )
 
 _BLOCK = Catalogue(
@@ -394,7 +374,5 @@ def check_block_forward(student) -> None:
         out = expect_tensor(out, x.shape)
         if close(out, expected):
             return
-        mistake = first_match(out, _BLOCK_BY_OUTPUT, x, *parts)
-        if mistake:
-            raise mistake.wrong()
-        raise _BLOCK.wrong_output.wrong(detail=_where(out, expected))
+        mistake = first_match(out, _BLOCK_BY_OUTPUT, x, *parts) or _BLOCK.wrong_output
+        raise mistake.wrong(detail=_where(out, expected))

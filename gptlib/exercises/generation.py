@@ -8,7 +8,7 @@ import torch
 
 from .. import attention
 from ._core import (NOT_A_TENSOR, NOT_FINITE, NOT_FLOAT, RAISED, WRONG_SHAPE, Catalogue, Mistake, call, exercise,
-                    expect_tensor)
+                    expect_tensor, furthest)
 
 # --------------------------------------------------------------------------- 1. min-p filtering
 
@@ -198,7 +198,7 @@ def check_frequency_penalty(student) -> None:
             if alpha and torch.allclose(got, mistake.example(base_logits, base_idx, alpha), atol=1e-6):
                 raise mistake.wrong(where=where, drop=3 * alpha)
         counts = _counts(base_logits, base_idx)  # (B, V)
-        b, v = divmod(int((got - want).abs().argmax()), want.size(1))  # the worst entry
+        b, v = furthest(got, want)  # the worst entry
         raise _PENALTY.wrong_logit.wrong(where=where, b=b, v=v, n=int(counts[b, v]), logit=base_logits[b, v],
                                          alpha=alpha, want=want[b, v], got=got[b, v])
 

@@ -10,11 +10,14 @@ import torch.nn.functional as F
 from ..objective import bits, mean_nll, perplexity, token_nll
 from ._core import RAISED, Catalogue, Mistake, as_float, call, exercise, fmt
 
-LN2 = math.log(2)
-
 
 def _close(a: float, b: float, rel: float = 1e-4, abs_: float = 1e-5) -> bool:
     return math.isfinite(a) and abs(a - b) <= max(abs_, rel * abs(b))
+
+
+def _first_match(value: float, mistakes, *args, pick=float) -> Mistake | None:
+    """The first of ``mistakes`` whose example, given ``args``, gives ``value`` (``pick`` finds it in the answer)."""
+    return next((mistake for mistake in mistakes if _close(value, pick(mistake.example(*args)))), None)
 
 
 # Every checker here reads numbers through _as_number, so each of its catalogues lists these two.
@@ -69,7 +72,7 @@ _NLL_BY_OUTPUT = (
             example=lambda logits, targets: -mean_nll(logits, targets)),
     Mistake("bits", "{where}your loss is in bits: you used log base 2. The loss is measured in nats, with the natural "
                     "log (torch.log, log_softmax); divide by ln 2 only to report bits",
-            example=lambda logits, targets: mean_nll(logits, targets) / LN2),
+            example=lambda logits, targets: mean_nll(logits, targets) / math.log(2)),
     Mistake("summed", "{where}you summed the losses of the tokens instead of averaging them (use .mean())",
             example=lambda logits, targets: token_nll(logits, targets).sum()),
     Mistake("log_of_mean", "{where}you averaged the probabilities and then took the log: average the "
@@ -124,15 +127,6 @@ _NLL = Catalogue(
 )
 
 
-def _diagnose_nll(result: float, logits: torch.Tensor, targets: torch.Tensor) -> Mistake | None:
-    """The mistake whose example gives the student's loss on these logits, if one does."""
-    logits, targets = logits.double(), targets.long()
-    for mistake in _NLL_BY_OUTPUT:
-        if _close(result, float(mistake.example(logits, targets))):
-            return mistake
-    return None
-
-
 @exercise("05_likelihood", "mean_nll_from_logits",
           "correct: log-softmax over the vocabulary, the target's entry, minus, mean; and stable for big logits.",
           signature="logits, targets", mistakes=_NLL)
@@ -145,29 +139,24 @@ def check_mean_nll_from_logits(student) -> None:
         raise _NLL.one_loss_per_token.wrong(shape=tuple(result.shape))
     value = _as_number(result, "what your function returned")
     if not _close(value, math.log(5)):
-        uniform = _UNIFORM_LOSS.format(ln5=math.log(5), value=value + 0.0)
-        mistake = _diagnose_nll(value, logits, targets)
-        if mistake:
-            raise mistake.wrong(where=uniform + "; ")
-        raise _NLL.wrong_uniform_loss.wrong(ln5=math.log(5), value=value + 0.0)
+        uniform = dict(ln5=math.log(5), value=value + 0.0)
+        mistake = _first_match(value, _NLL_BY_OUTPUT, logits.double(), targets) or _NLL.wrong_uniform_loss
+        raise mistake.wrong(where=_UNIFORM_LOSS.format(**uniform) + "; ", **uniform)
 
     # 2. random logits, a vocabulary that differs from the other axes
-    for seed, (B, T, V) in enumerate([(2, 3, 7), (3, 5, 4)]):
-        logits, targets = _nll_case(seed, B, T, V, scale=3.0)
+    for seed, shape in enumerate([(2, 3, 7), (3, 5, 4)]):  # (B, T, V)
+        logits, targets = _nll_case(seed, *shape, scale=3.0)
         given_logits, given_targets = logits.clone(), targets.clone()
         result = call(student, given_logits, given_targets)
         if not (torch.equal(given_logits, logits) and torch.equal(given_targets, targets)):
             raise _NLL.changed_input.wrong()
         if isinstance(result, torch.Tensor) and result.numel() != 1:
-            raise _NLL.not_one_number.wrong(shape=(B, T, V), got=tuple(result.shape), n=B * T)
+            raise _NLL.not_one_number.wrong(shape=shape, got=tuple(result.shape), n=targets.numel())
         value = _as_number(result, "what your function returned")
-        expected = mean_nll(logits, targets).item()
+        expected = mean_nll(logits.double(), targets).item()
         if not _close(value, expected):
-            mistake = _diagnose_nll(value, logits, targets)
-            if mistake:
-                raise mistake.wrong(where=f"for logits of shape {(B, T, V)}: ")
-            raise _NLL.wrong_loss.wrong(shape=(B, T, V), expected=mean_nll(logits.double(), targets).item(),
-                                        result=value)
+            mistake = _first_match(value, _NLL_BY_OUTPUT, logits.double(), targets) or _NLL.wrong_loss
+            raise mistake.wrong(where=f"for logits of shape {shape}: ", shape=shape, expected=expected, result=value)
 
     # 3. big logits: exp(1000) overflows, logsumexp (or subtracting the max) does not
     logits, targets = _nll_case(7, 2, 3, 5, scale=1.0)
@@ -204,7 +193,7 @@ _PERPLEXITY_BY_OUTPUT = (
 _BITS_BY_OUTPUT = (
     Mistake("bits_times_ln_2", _FOR_A_LOSS + " you multiplied by ln 2 ({got:.3f}); a nat is 1/ln 2 = 1.443 bits, "
                                              "so divide by ln 2: {want:.3f}",
-            example=lambda loss: (perplexity(loss), loss * LN2)),
+            example=lambda loss: (perplexity(loss), loss * math.log(2))),
     Mistake("log2_of_loss", _FOR_A_LOSS + " you took log2 of the loss ({got:.3f}); the loss already is a log. "
                                           "Changing its unit from nats to bits means dividing by ln 2: {want:.3f}",
             example=lambda loss: (perplexity(loss), math.log2(loss) if loss > 0 else 0.0)),
@@ -248,15 +237,11 @@ def check_perplexity_and_bits(student) -> None:
         if _close(ppl, want_bits) and _close(bits_, want_ppl) and loss > 0:
             raise _PPL.swapped.wrong(loss=loss)
         if not _close(ppl, want_ppl):
-            for mistake in _PERPLEXITY_BY_OUTPUT:
-                if _close(ppl, mistake.example(loss)[0]):
-                    raise mistake.wrong(loss=loss, want=want_ppl, got=ppl)
-            raise _PPL.wrong_perplexity.wrong(loss=loss, want=want_ppl, got=ppl)
+            mistake = _first_match(ppl, _PERPLEXITY_BY_OUTPUT, loss, pick=lambda pair: pair[0]) or _PPL.wrong_perplexity
+            raise mistake.wrong(loss=loss, want=want_ppl, got=ppl)
         if not _close(bits_, want_bits):
-            for mistake in _BITS_BY_OUTPUT:
-                if (loss > 0 or mistake is not _PPL.log2_of_loss) and _close(bits_, mistake.example(loss)[1]):
-                    raise mistake.wrong(loss=loss, want=want_bits, got=bits_)
-            raise _PPL.wrong_bits.wrong(loss=loss, want=want_bits, got=bits_)
+            mistake = _first_match(bits_, _BITS_BY_OUTPUT, loss, pick=lambda pair: pair[1]) or _PPL.wrong_bits
+            raise mistake.wrong(loss=loss, want=want_bits, got=bits_)
 
 
 # ------------------------------------------------------------------ 3. the entropy of a distribution
@@ -361,10 +346,8 @@ def check_entropy(student) -> None:
         raise _ENTROPY.terms_not_summed.wrong(shape=tuple(value.shape))
     h = _as_number(value, "the entropy of a uniform distribution over 8")
     if not _close(h, math.log(8)):
-        for mistake in _ENTROPY_BY_OUTPUT:
-            if _close(h, float(mistake.example(uniform))):
-                raise mistake.wrong()
-        raise _ENTROPY.wrong_uniform_entropy.wrong(want=math.log(8), got=h)
+        mistake = _first_match(h, _ENTROPY_BY_OUTPUT, uniform) or _ENTROPY.wrong_uniform_entropy
+        raise mistake.wrong(want=math.log(8), got=h)
 
     # 2. a row with zeros: 0 ln 0 counts as 0
     peaked = torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=torch.float64)

@@ -1,5 +1,6 @@
 """Wrong answers to the exercises of 06_training beyond their catalogues' examples, each with a piece of the
-message the student must see (the typical mistakes and their examples are in gptlib/exercises/training.py)."""
+message the student must see (the typical mistakes and their examples are in gptlib/exercises/training/, one
+module per exercise)."""
 
 
 def _freezes_everything(model):

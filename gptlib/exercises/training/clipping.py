@@ -8,6 +8,7 @@ import torch
 
 from .._core import RAISED, Catalogue, Mistake, as_float, call, exercise
 
+
 def _grads_case(scale: float, with_none: bool):
     g = torch.Generator().manual_seed(7)
     shapes = [(4, 3), (3,), (2, 2, 2)]

@@ -8,6 +8,7 @@ from torch import nn
 from ...train import decay_parameter_names
 from .._core import RAISED, Catalogue, Mistake, call, exercise
 
+
 class _Odd(nn.Module):
     """Parameters of unusual shapes: a 3-D tensor (decayed), a scalar and a frozen matrix (neither)."""
 
