@@ -8,16 +8,16 @@ import torch
 import torch.nn.functional as F
 
 from ..objective import bits, mean_nll, perplexity, token_nll
-from ._core import RAISED, Catalogue, Mistake, as_float, call, exercise, fmt
+from ._core import RAISED, Catalogue, Mistake, as_float, call, exercise, first_match, fmt
 
 
 def _close(a: float, b: float, rel: float = 1e-4, abs_: float = 1e-5) -> bool:
     return math.isfinite(a) and abs(a - b) <= max(abs_, rel * abs(b))
 
 
-def _first_match(value: float, mistakes, *args, pick=float) -> Mistake | None:
-    """The first of ``mistakes`` whose example, given ``args``, gives ``value`` (``pick`` finds it in the answer)."""
-    return next((mistake for mistake in mistakes if _close(value, pick(mistake.example(*args)))), None)
+def _same(pick=float):
+    """How a number is compared with a wrong example's answer (``pick`` finds the number in that answer)."""
+    return lambda value, answer: _close(value, pick(answer))
 
 
 # Every checker here reads numbers through _as_number, so each of its catalogues lists these two.
@@ -140,7 +140,7 @@ def check_mean_nll_from_logits(student) -> None:
     value = _as_number(result, "what your function returned")
     if not _close(value, math.log(5)):
         uniform = dict(ln5=math.log(5), value=value + 0.0)
-        mistake = _first_match(value, _NLL_BY_OUTPUT, logits.double(), targets) or _NLL.wrong_uniform_loss
+        mistake = first_match(value, _NLL_BY_OUTPUT, logits.double(), targets, same=_same()) or _NLL.wrong_uniform_loss
         raise mistake.wrong(where=_UNIFORM_LOSS.format(**uniform) + "; ", **uniform)
 
     # 2. random logits, a vocabulary that differs from the other axes
@@ -155,7 +155,7 @@ def check_mean_nll_from_logits(student) -> None:
         value = _as_number(result, "what your function returned")
         expected = mean_nll(logits.double(), targets).item()
         if not _close(value, expected):
-            mistake = _first_match(value, _NLL_BY_OUTPUT, logits.double(), targets) or _NLL.wrong_loss
+            mistake = first_match(value, _NLL_BY_OUTPUT, logits.double(), targets, same=_same()) or _NLL.wrong_loss
             raise mistake.wrong(where=f"for logits of shape {shape}: ", shape=shape, expected=expected, result=value)
 
     # 3. big logits: exp(1000) overflows, logsumexp (or subtracting the max) does not
@@ -237,10 +237,10 @@ def check_perplexity_and_bits(student) -> None:
         if _close(ppl, want_bits) and _close(bits_, want_ppl) and loss > 0:
             raise _PPL.swapped.wrong(loss=loss)
         if not _close(ppl, want_ppl):
-            mistake = _first_match(ppl, _PERPLEXITY_BY_OUTPUT, loss, pick=lambda pair: pair[0]) or _PPL.wrong_perplexity
+            mistake = first_match(ppl, _PERPLEXITY_BY_OUTPUT, loss, same=_same(lambda pair: pair[0])) or _PPL.wrong_perplexity
             raise mistake.wrong(loss=loss, want=want_ppl, got=ppl)
         if not _close(bits_, want_bits):
-            mistake = _first_match(bits_, _BITS_BY_OUTPUT, loss, pick=lambda pair: pair[1]) or _PPL.wrong_bits
+            mistake = first_match(bits_, _BITS_BY_OUTPUT, loss, same=_same(lambda pair: pair[1])) or _PPL.wrong_bits
             raise mistake.wrong(loss=loss, want=want_bits, got=bits_)
 
 
@@ -346,7 +346,7 @@ def check_entropy(student) -> None:
         raise _ENTROPY.terms_not_summed.wrong(shape=tuple(value.shape))
     h = _as_number(value, "the entropy of a uniform distribution over 8")
     if not _close(h, math.log(8)):
-        mistake = _first_match(h, _ENTROPY_BY_OUTPUT, uniform) or _ENTROPY.wrong_uniform_entropy
+        mistake = first_match(h, _ENTROPY_BY_OUTPUT, uniform, same=_same()) or _ENTROPY.wrong_uniform_entropy
         raise mistake.wrong(want=math.log(8), got=h)
 
     # 2. a row with zeros: 0 ln 0 counts as 0
