@@ -1,6 +1,8 @@
 """Tests for gptlib.hf: gptlib's GPT and Hugging Face's GPT2LMHeadModel compute the same logits."""
 
 
+import logging
+
 import pytest
 import torch
 from helpers import transformers_messages
@@ -210,3 +212,40 @@ def test_head_replaced_by_a_different_matrix_is_refused():
 def test_other_model_types_are_refused():
     with pytest.raises(ValueError, match="GPT2Model"):
         from_hf(transformers.GPT2Model(tiny_hf_config()))
+
+
+# ---------------------------------------------------------------- end_of_text, and a loss without warnings
+
+
+def test_a_vocabulary_without_end_of_text_gets_no_bos_or_eos():
+    gpt = GPT(GPTConfig(vocab_size=65, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+    hf = to_hf(gpt, end_of_text=False)
+    assert hf.config.bos_token_id is None and hf.config.eos_token_id is None
+    assert hf.generation_config.eos_token_id is None  # generate stops only at its length limit
+    assert to_hf(gpt).generation_config.eos_token_id == 64  # the default: the last id ends the text
+    # so a greedy continuation that picks the last id goes on past it
+    with torch.no_grad():  # the final hidden state is ln_f.bias whatever the input, and id 64 scores highest
+        gpt.ln_f.weight.zero_()
+        gpt.ln_f.bias.copy_(torch.linspace(-1.0, 1.0, 16))
+        gpt.wte.weight[64] = 10.0 * gpt.ln_f.bias
+    out = to_hf(gpt, end_of_text=False).generate(torch.tensor([[1, 2]]), max_new_tokens=5, do_sample=False)
+    assert out[0, 2:].tolist() == [64] * 5
+    stopped = to_hf(gpt).generate(torch.tensor([[1, 2]]), max_new_tokens=5, do_sample=False)
+    assert stopped[0, 2:].tolist() == [64]  # with the default, the first 64 ended the text
+    with pytest.raises(TypeError, match="end_of_text must be True or False"):
+        hf_config(gpt.config, end_of_text=None)
+
+
+def test_training_loss_with_labels_is_silent():
+    """transformers warns once per process that it does not know GPT2LMHeadModel's loss; to_hf names it."""
+    config = GPTConfig(vocab_size=65, block_size=16, n_layer=1, n_head=2, n_embd=16)
+    idx = torch.randint(0, 65, (2, 16))
+    plain = transformers.GPT2LMHeadModel(hf_config(config, end_of_text=False))
+    converted = to_hf(GPT(config), end_of_text=False)
+    logging.Logger.warning_once.cache_clear()  # transformers' once-only warnings may be shown again
+    with transformers_messages() as messages:
+        converted(idx, labels=idx).loss.backward()
+    assert messages == [] and converted.loss_type == "ForCausalLM"
+    with transformers_messages() as messages:
+        plain(idx, labels=idx).loss.backward()
+    assert any("loss_type=None" in m for m in messages)  # the warning to_hf avoids

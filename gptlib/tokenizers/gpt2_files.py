@@ -2,8 +2,11 @@
 
 - :func:`bytes_to_unicode`   GPT-2's byte -> visible character table (why tokens show ``'Ġ'``)
 - :func:`read_gpt2_files`    the two files -> the parts of a :class:`BPETokenizer` (:class:`BPEParts`)
+- :func:`write_gpt2_files`   a :class:`BPETokenizer` -> the two files (the reverse of reading)
 
-:meth:`BPETokenizer.from_gpt2_files` is the way in for users; this module does the reading.
+:meth:`BPETokenizer.from_gpt2_files` is the way in for users; this module does the reading. Writing
+is how a gptlib tokenizer goes to other libraries: Hugging Face ``transformers``' ``GPT2Tokenizer``
+reads the two files (notebook 08).
 
 - ``vocab.json`` maps token strings to ids. A token string is its bytes written with
   :func:`bytes_to_unicode`, one stand-in character per byte (a space is ``'Ġ'``).
@@ -29,14 +32,21 @@ two files. A two-merge example:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._checks import is_int
+from ..files import write_text
 from ._helpers import Pair, PathLike
 from .building_blocks import GPT2_SPLIT_PATTERN
 from .parts import BPEParts
 
-__all__ = ["bytes_to_unicode", "read_gpt2_files"]
+if TYPE_CHECKING:  # pragma: no cover - only for type checkers (bpe imports this module)
+    from .bpe import BPETokenizer
+
+__all__ = ["bytes_to_unicode", "read_gpt2_files", "write_gpt2_files"]
+
+#: The first line GPT-2's ``merges.txt`` starts with (readers skip a first line starting ``#version``).
+MERGES_HEADER = "#version: 0.2"
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -136,6 +146,60 @@ def read_gpt2_files(
 
     special = {token: token_id for token, token_id in vocab.items() if token not in made_by}
     return BPEParts(merges=merges, special_tokens=special, byte_ids=byte_ids, merged_ids=merged_ids, pattern=pattern)
+
+
+def write_gpt2_files(tokenizer: BPETokenizer, vocab_json_path: PathLike, merges_txt_path: PathLike) -> None:
+    """Write ``tokenizer`` as GPT-2's ``vocab.json`` + ``merges.txt``; :func:`read_gpt2_files` reads them back.
+
+    ``vocab.json`` lists every token in id order, its bytes written with :func:`bytes_to_unicode`
+    (a special token: its text as it is); ``merges.txt`` is :data:`MERGES_HEADER` and then one
+    merge per line, in rank order. Each file is written whole or not at all
+    (:func:`gptlib.files.write_text`). Reading the files back gives an equal tokenizer, so does
+    Hugging Face's ``GPT2Tokenizer(vocab=..., merges=...)`` (it encodes every text the same).
+
+    Not every :class:`~gptlib.tokenizers.BPETokenizer` fits in these files; a ``ValueError`` says
+    why when one does not:
+
+    - the files have no place for the split pattern (readers assume GPT-2's), so the tokenizer's
+      :attr:`~gptlib.tokenizers.BPETokenizer.pattern` must be :data:`GPT2_SPLIT_PATTERN`;
+    - ``vocab.json`` maps each token string to one id, so no two tokens may stand for the same
+      string: two merges that make the same bytes (``a`` + ``bc`` and ``ab`` + ``c``), or a special
+      token whose text is also an ordinary token's string.
+
+    >>> import tempfile, pathlib
+    >>> from gptlib.tokenizers import BPETokenizer
+    >>> tok = BPETokenizer.train("the theme", vocab_size=259)   # merges h+e, then t+he
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> write_gpt2_files(tok, folder / "vocab.json", folder / "merges.txt")
+    >>> print((folder / "merges.txt").read_text(encoding="utf-8"), end="")
+    #version: 0.2
+    h e
+    t he
+    >>> BPETokenizer.from_gpt2_files(folder / "vocab.json", folder / "merges.txt") == tok
+    True
+    """
+    if tokenizer.pattern != GPT2_SPLIT_PATTERN:
+        raise ValueError(
+            f"this tokenizer splits text with the pattern {tokenizer.pattern!r}, but GPT-2's files have no "
+            f"place for a pattern: every reader of vocab.json + merges.txt splits with GPT-2's "
+            f"(gptlib.tokenizers.GPT2_SPLIT_PATTERN), so the files would encode differently"
+        )
+    table = bytes_to_unicode()
+    special_ids = {token_id: text for text, token_id in tokenizer.special_tokens.items()}
+    strings: dict[int, str] = {}
+    owner: dict[str, int] = {}
+    for token_id, token_bytes in tokenizer.vocab.items():
+        text = special_ids[token_id] if token_id in special_ids else "".join(table[b] for b in token_bytes)
+        if text in owner:
+            raise ValueError(
+                f"tokens {owner[text]} and {token_id} both stand for {text!r} ({token_bytes!r}); vocab.json maps "
+                f"each token string to one id, so this tokenizer cannot be written as GPT-2's files"
+            )
+        owner[text] = token_id
+        strings[token_id] = text
+    merges = [f"{strings[left]} {strings[right]}" for left, right in tokenizer.merges]
+    write_text(vocab_json_path, json.dumps({text: token_id for token_id, text in strings.items()}, ensure_ascii=False))
+    write_text(merges_txt_path, "\n".join([MERGES_HEADER, *merges]) + "\n")
 
 
 def _read_gpt2_vocab(path: str) -> dict[str, int]:

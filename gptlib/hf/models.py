@@ -1,5 +1,7 @@
 """Convert between gptlib's :class:`~gptlib.model.GPT` and Hugging Face's ``GPT2LMHeadModel``.
 
+(Import these from :mod:`gptlib.hf`; this module is for reading.)
+
 The two models compute the same function; only the bookkeeping differs:
 
 - Hugging Face puts the body under ``transformer.`` (``transformer.h.0.attn.c_attn.weight``), gptlib
@@ -15,6 +17,12 @@ The two models compute the same function; only the bookkeeping differs:
 
 ``transformers`` is imported only when a function here is called, so ``import gptlib`` stays fast and
 works without it.
+
+A vocabulary may or may not end with an end-of-text token. GPT-2's does (id 50256, ``<|endoftext|>``),
+and so do gptlib's trained BPE tokenizers, so by default the last id is declared the begin- and
+end-of-text token. A :class:`~gptlib.tokenizers.CharTokenizer` has none: its last id is a letter
+(``'z'`` for tiny Shakespeare), and ``generate`` would stop at the first ``'z'``. Pass
+``end_of_text=False`` for such a model.
 
 - :func:`hf_config`          GPTConfig -> ``GPT2Config``
 - :func:`config_from_hf`     ``GPT2Config`` -> GPTConfig, refusing what gptlib cannot represent
@@ -33,7 +41,7 @@ from gptlib.model import GPT, GPTConfig
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers
     from transformers import GPT2Config, GPT2LMHeadModel
 
-__all__ = ["hf_config", "config_from_hf", "to_hf", "from_hf", "hf_key", "CONV1D_SUFFIXES"]
+__all__ = ["CONV1D_SUFFIXES", "config_from_hf", "from_hf", "hf_config", "hf_key", "to_hf"]
 
 #: Weight names whose Hugging Face layer is a ``Conv1D`` (transposed relative to ``nn.Linear``).
 CONV1D_SUFFIXES = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
@@ -41,11 +49,15 @@ CONV1D_SUFFIXES = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight"
 # The epsilon of gptlib's LayerNorm (and GPT-2's).
 _LAYER_NORM_EPS = 1e-5
 
+# The name of next-token cross-entropy in transformers' table of losses (transformers.loss.loss_utils).
+_CAUSAL_LM_LOSS = "ForCausalLM"
+
 # Activation names under which transformers computes GPT-2's tanh-approximated GELU.
 _TANH_GELU_NAMES = ("gelu_new", "gelu_pytorch_tanh")
 
 
 def _transformers():
+    """The ``transformers`` module, imported on first use (gptlib.hf's other modules use this too)."""
     try:
         import transformers
     except ImportError as e:  # pragma: no cover - transformers is installed in the dev environment
@@ -58,7 +70,7 @@ def hf_key(name: str) -> str:
     return name if name.startswith("lm_head.") else "transformer." + name
 
 
-def hf_config(config: GPTConfig, attn_implementation: str = "eager") -> GPT2Config:
+def hf_config(config: GPTConfig, attn_implementation: str = "eager", *, end_of_text: bool = True) -> GPT2Config:
     """The ``GPT2Config`` describing the same architecture as ``config``.
 
     Hugging Face's GPT-2 always has biases, so ``bias=False`` is refused with a ``ValueError``.
@@ -66,8 +78,15 @@ def hf_config(config: GPTConfig, attn_implementation: str = "eager") -> GPT2Conf
     :func:`gptlib.attention.scaled_dot_product_attention`; can return attention weights) or
     ``"sdpa"`` (PyTorch's fused kernel, transformers' default for GPT-2). Both give the same result up to rounding.
 
-    The begin/end-of-text ids are set to the last id, ``vocab_size - 1`` (which is where GPT-2 keeps
-    ``<|endoftext|>``); transformers warns about ids outside the vocabulary otherwise.
+    ``end_of_text=True``: the vocabulary's last id, ``vocab_size - 1``, is its end-of-text token (where
+    GPT-2 keeps ``<|endoftext|>``), and the begin/end-of-text ids are set to it (left at GPT-2's 50256,
+    transformers warns that they are outside a smaller vocabulary). ``end_of_text=False``: the vocabulary
+    has no such token (a :class:`~gptlib.tokenizers.CharTokenizer`'s), both ids are ``None``, and
+    ``generate`` stops only at its length limit.
+
+    >>> cfg = hf_config(GPTConfig(vocab_size=65, block_size=32, n_layer=2, n_head=4, n_embd=64), end_of_text=False)
+    >>> cfg.n_positions, cfg.n_embd, cfg.eos_token_id
+    (32, 64, None)
     """
     config.validate()
     if not config.bias:
@@ -75,8 +94,10 @@ def hf_config(config: GPTConfig, attn_implementation: str = "eager") -> GPT2Conf
             "bias=False cannot be converted: Hugging Face's GPT-2 always has biases in its "
             "Linear (Conv1D) layers and LayerNorms"
         )
+    if not isinstance(end_of_text, bool):
+        raise TypeError(f"end_of_text must be True or False, got {end_of_text!r}")
     transformers = _transformers()
-    last_id = config.vocab_size - 1
+    last_id = config.vocab_size - 1 if end_of_text else None
     return transformers.GPT2Config(
         vocab_size=config.vocab_size,
         n_positions=config.block_size,
@@ -155,22 +176,27 @@ def _converted(name: str, tensor: torch.Tensor) -> torch.Tensor:
 # provided. Assigning gives the tied head a separate Parameter object, so the tie is redone last.
 
 
-def to_hf(gpt: GPT, attn_implementation: str = "eager") -> GPT2LMHeadModel:
+def to_hf(gpt: GPT, attn_implementation: str = "eager", *, end_of_text: bool = True) -> GPT2LMHeadModel:
     """A ``transformers.GPT2LMHeadModel`` with ``gpt``'s weights (copied, not shared).
 
     The result has ``gpt``'s dtype, device and train/eval mode. In eval mode (or with dropout 0) its
-    ``.logits`` equal ``gpt(idx)[0]`` up to float rounding. ``attn_implementation``: see
+    ``.logits`` equal ``gpt(idx)[0]`` up to float rounding, and ``model(idx, labels=idx).loss`` is
+    next-token cross-entropy, computed without a warning. ``attn_implementation`` and
+    ``end_of_text`` (``False`` for a character model, whose last id is a letter): see
     :func:`hf_config`. ``ValueError`` for a model without biases.
     """
     transformers = _transformers()
-    cfg = hf_config(gpt.config, attn_implementation=attn_implementation)
+    cfg = hf_config(gpt.config, attn_implementation=attn_implementation, end_of_text=end_of_text)
     with torch.device("meta"):
-        hf = transformers.GPT2LMHeadModel(cfg)
+        hf = transformers.GPT2LMHeadModel(cfg)  # its generation_config takes the bos/eos ids from cfg
 
     state = {hf_key(name): _converted(name, p) for name, p in gpt.named_parameters()}
     state["lm_head.weight"] = state["transformer.wte.weight"]  # named_parameters lists the tied matrix once
     hf.load_state_dict(state, strict=True, assign=True)
     hf.lm_head.weight = hf.transformer.wte.weight
+    # transformers picks a model's loss by its class name, does not recognise "GPT2LMHeadModel", and warns
+    # once before using next-token cross-entropy anyway; naming that loss keeps model(idx, labels=idx) quiet.
+    hf.loss_type = _CAUSAL_LM_LOSS
     return hf.train(gpt.training)
 
 
