@@ -9,7 +9,7 @@ Modules, in series order:
 - ``gptlib.attention``   causal self-attention, softmax(QKᵀ/√d_k)V, one head and many
 - ``gptlib.block``       LayerNorm, GELU, the MLP and the pre-norm Transformer block
 - ``gptlib.model``       ``GPTConfig`` and ``GPT``: embeddings, the stack, the tied LM head
-- ``gptlib.hf``          conversion to and from Hugging Face ``transformers``' GPT-2
+- ``gptlib.hf``          our models and tokenizers in and out of Hugging Face ``transformers`` (a package)
 - ``gptlib.objective``   the likelihood objective: NLL, perplexity, bits, baselines, the entropy floor
 - ``gptlib.evaluation``  the loss on held-out text: one windowing for the whole-split loss and per-token NLL
 - ``gptlib.train``       a model-agnostic trainer: AdamW, warmup + cosine, clipping, DDP (a package)
@@ -17,6 +17,7 @@ Modules, in series order:
 - ``gptlib.reference``   the series' trained Shakespeare model, loaded after a SHA-256 check
 - ``gptlib.generation``  decoding: greedy, temperature, top-k, top-p, beam search, the KV cache (a package)
 - ``gptlib.playground``  a widget playground: prompt and sliders, a sample that follows them
+- ``gptlib.store``       a model store: cards, hashed blobs, manifests, install, a server (a package)
 - ``gptlib.exercises``   checkers for the exercises at the end of each notebook
 """
 

@@ -20,7 +20,7 @@ def _readme_module():
 
 
 def test_there_are_benchmarks():
-    assert {p.name for p in BENCHMARKS} >= {"tokenizer_training", "train_speed", "generation_speed"}
+    assert {p.name for p in BENCHMARKS} >= {"tokenizer_training", "train_speed", "generation_speed", "store_install"}
 
 
 @pytest.mark.parametrize("folder", BENCHMARKS, ids=lambda p: p.name)

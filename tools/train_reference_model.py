@@ -79,7 +79,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None,
                         help="train for fewer steps (smoke tests only; the reference uses the default)")
     args = parser.parse_args(argv)
+    train_config = {**TRAIN_CONFIG, **({"max_steps": args.max_steps} if args.max_steps else {})}
+    model_sha, tokenizer_sha, val_loss = train_and_write(args.out, MODEL_CONFIG, train_config, "series/shakespeare-char",
+                                                         REFERENCE_INTRO, REFERENCE_USE)
+    print("constants for gptlib/reference.py:")
+    print(f'MODEL_SHA256 = "{model_sha}"')
+    print(f'TOKENIZER_SHA256 = "{tokenizer_sha}"')
+    print(f"VAL_LOSS = {round(val_loss, 3)}")
+    return 0
 
+
+REFERENCE_INTRO = """# shakespeare-char: the series' reference model
+
+A small character-level GPT (gptlib.model.GPT) trained on tiny Shakespeare, deterministically, on a
+CPU, by `tools/train_reference_model.py`. The notebooks that need a *trained* model load it with
+`gptlib.reference.load_reference_model()`, which checks the SHA-256 below before using the file."""
+
+REFERENCE_USE = """Teaching: a small trained model to look inside (attention maps, notebook 02), to compare a
+notebook's own short training run against (notebook 06), and to generate from (later notebooks)."""
+
+
+def train_and_write(out: Path, model_settings: dict, train_settings: dict, name: str, intro: str,
+                    intended_use: str) -> tuple[str, str, float]:
+    """Train one character-level model of tiny Shakespeare and write its three files (weights, tokenizer, card)
+    to ``out``; return the SHA-256 of the weights and of the tokenizer, and the validation loss."""
     torch.set_num_threads(THREADS)
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()
@@ -90,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     ids = torch.tensor(tokenizer.encode(text))
     train_ids, val_ids = split(ids, 0.9)  # contiguous: the first 90% for training, the rest held out
 
-    model_config = GPTConfig(vocab_size=tokenizer.vocab_size, **MODEL_CONFIG)
+    model_config = GPTConfig(vocab_size=tokenizer.vocab_size, **model_settings)
     torch.manual_seed(INIT_SEED)
     model = GPT(model_config)
-    train_config = TrainConfig(**{**TRAIN_CONFIG, **({"max_steps": args.max_steps} if args.max_steps else {})})
-    print(f"model: {model.num_params():,} parameters, {json.dumps(dataclasses.asdict(model_config))}", flush=True)
+    train_config = TrainConfig(**train_settings)
+    print(f"{name}: {model.num_params():,} parameters, {json.dumps(dataclasses.asdict(model_config))}", flush=True)
     print(f"data: {len(train_ids):,} training / {len(val_ids):,} validation characters", flush=True)
 
     trainer = Trainer(model, train_ids, val_ids, train_config, device="cpu")
@@ -108,7 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"full validation loss {val_loss:.4f} nats/char; training loss (20 random batches) {train_estimate:.4f}",
           flush=True)
 
-    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     # Only deterministic facts go into the file, so a rerun writes the same bytes (time goes in the card).
     results = {
@@ -127,29 +149,62 @@ def main(argv: list[str] | None = None) -> int:
     model_sha, tokenizer_sha = sha256_of(out / MODEL_FILE), sha256_of(out / TOKENIZER_FILE)
     size = (out / MODEL_FILE).stat().st_size
 
-    card = _model_card(model, model_config, train_config, history, val_loss, train_estimate, tokens_seen,
-                       train_seconds, time.perf_counter() - started, model_sha, tokenizer_sha, size)
-    (out / CARD_FILE).write_text(card, encoding="utf-8")
+    body = _model_card(model, model_config, train_config, history, val_loss, train_estimate, tokens_seen,
+                       train_seconds, time.perf_counter() - started, model_sha, tokenizer_sha, size, intro,
+                       intended_use)
+    write_card(out, body, model, val_loss, name, intended_use)
     print(f"wrote {out / MODEL_FILE} ({size:,} bytes), {out / TOKENIZER_FILE}, {out / CARD_FILE}")
     print(f"training took {train_seconds:.0f} s")
-    print("constants for gptlib/reference.py:")
-    print(f'MODEL_SHA256 = "{model_sha}"')
-    print(f'TOKENIZER_SHA256 = "{tokenizer_sha}"')
-    print(f"VAL_LOSS = {round(val_loss, 3)}")
-    return 0
+    return model_sha, tokenizer_sha, val_loss
+
+
+def machine() -> str:
+    """A short description of this machine and torch's settings, for a model card's ``measured_on``."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {THREADS} CPU thread, torch {torch.__version__}, greedy generate with KV cache, "
+            f"{datetime.date.today().isoformat()}")
+
+
+def write_card(out: Path, body: str, model, val_loss: float, name: str, intended_use: str) -> None:
+    """Write ``README.md``: ``body`` under the Hub's YAML front matter, its speed measured now on this machine."""
+    from gptlib.generation import tokens_per_second
+    from gptlib.store import CardFacts, make_card
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        speed = tokens_per_second(model.eval(), new_tokens=200, repeats=5)
+    finally:
+        torch.set_num_threads(threads)
+    facts = CardFacts(parameters=model.num_params(), val_loss=round(val_loss, 4),
+                      tokens_per_second=round(speed.median, 1), measured_on=machine(),
+                      context=model.config.block_size, vocab_size=model.config.vocab_size,
+                      val_loss_note="mean cross-entropy in nats per character over the whole validation split",
+                      intended_use=" ".join(intended_use.split()),
+                      limitations="a small character-level model of Shakespeare's plays: it invents words, has "
+                                  "no meaning across sentences, knows 65 characters only, and nothing it writes "
+                                  "is a fact")
+    (out / CARD_FILE).write_text(make_card(body, facts, model_name=name), encoding="utf-8")
 
 
 def _model_card(model, model_config, train_config, history, val_loss, train_estimate, tokens_seen,
-                train_seconds, total_seconds, model_sha, tokenizer_sha, size) -> str:
+                train_seconds, total_seconds, model_sha, tokenizer_sha, size, intro, intended_use) -> str:
     cfg = train_config
     curve = "\n".join(f"| {s} | {s * cfg.batch_size * cfg.block_size:,} | {v:.3f} |"
                       for s, v in zip(history.val_steps, history.val_loss))
     today = datetime.date.today().isoformat()
-    return f"""# shakespeare-char: the series' reference model
-
-A small character-level GPT (gptlib.model.GPT) trained on tiny Shakespeare, deterministically, on a
-CPU, by `tools/train_reference_model.py`. The notebooks that need a *trained* model load it with
-`gptlib.reference.load_reference_model()`, which checks the SHA-256 below before using the file.
+    command, after = "python tools/train_reference_model.py", (" After retraining on\n  purpose, paste the printed "
+                                                                "constants into `gptlib/reference.py`.")
+    if not intro.startswith("# shakespeare-char:"):
+        command, after = "python tools/make_store_models.py", ""
+    return f"""{intro}
 
 | file | what | SHA-256 |
 |---|---|---|
@@ -197,11 +252,10 @@ n_head={model_config.n_head}, n_embd={model_config.n_embd}, dropout={model_confi
   `torch.set_num_threads({THREADS})`, `torch.use_deterministic_algorithms(True)`.
 - Command (from the repository root, with the corpus cached or downloadable):
 
-      python tools/train_reference_model.py
+      {command}
 
   With the same torch version and thread count it should write the same weights; across versions,
-  CPUs or thread counts they differ in the last bits, and so the SHA-256 differs. After retraining on
-  purpose, paste the printed constants into `gptlib/reference.py`.
+  CPUs or thread counts they differ in the last bits, and so the SHA-256 differs.{after}
 
 ## Data licence
 
@@ -210,8 +264,7 @@ Karpathy for char-rnn. The weights, derived from it, are released with this repo
 
 ## Intended use
 
-Teaching: a small trained model to look inside (attention maps, notebook 02), to compare a
-notebook's own short training run against (notebook 06), and to generate from (later notebooks).
+{intended_use}
 
 ## Limitations
 

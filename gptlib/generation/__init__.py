@@ -15,6 +15,7 @@ the pieces that make it useful and fast, in the order the notebook builds them:
 - :func:`stream`              the same, yielding the new tokens as they are chosen
 - :func:`beam_search`         keep the ``num_beams`` most likely continuations instead of one
 - :class:`GenerationSettings` what ``generate`` and ``stream`` are asked to do, each setting described once
+- :func:`tokens_per_second`   how fast a model generates, measured one way for every model card
 
 Where each lives (import from ``gptlib.generation`` itself; the modules are for reading):
 
@@ -25,6 +26,7 @@ Where each lives (import from ``gptlib.generation`` itself; the modules are for 
 - ``settings``         :class:`GenerationSettings`, the prompt check, :data:`PAD_TOKEN_ID`
 - ``decoding``         :func:`generate` and :func:`stream`: the loop
 - ``beams``            :func:`beam_search`
+- ``speed``            :func:`tokens_per_second`
 
 Shapes: ``B`` batch (rows), ``T`` tokens so far, ``V`` vocabulary, ``L`` layers, ``nh`` heads,
 ``hs`` head size, ``S`` = ``block_size``.
@@ -71,8 +73,11 @@ from gptlib.generation.sampling import (
     top_p_filter,
 )
 from gptlib.generation.settings import PAD_TOKEN_ID, GenerationSettings
+from gptlib.generation.speed import Speed, tokens_per_second
 
 __all__ = [
+    "Speed",
+    "tokens_per_second",
     "apply_repetition_penalty",
     "apply_temperature",
     "top_k_filter",
