@@ -18,7 +18,8 @@ Modules, in series order:
 - ``gptlib.generation``  decoding: greedy, temperature, top-k, top-p, beam search, the KV cache (a package)
 - ``gptlib.playground``  a widget playground: prompt and sliders, a sample that follows them
 - ``gptlib.store``       a model store: cards, hashed blobs, manifests, install, a server (a package)
-- ``gptlib.tasks``       tasks as text: generated task data, prompt formats, splits (a package)
+- ``gptlib.tasks``       tasks as text: generated task data, prompt formats, splits, metrics (a package)
+- ``gptlib.challenges``  bias, privacy: pronoun gaps, canary exposure, membership inference (a package)
 - ``gptlib.exercises``   checkers for the exercises at the end of each notebook
 """
 

@@ -19,6 +19,8 @@ The modules, one job each:
   :data:`END`, :func:`training_text`, :func:`alphabet`, :func:`cut_answer`
 - ``splits``   :func:`random_split`, :func:`compositional_split` (held-out combinations of seen parts)
 - ``make``     :data:`TASKS`, :data:`SPLITS`, :func:`task_size`, :func:`make_task`
+- ``metrics``  scoring answers: :func:`exact_match` with its :func:`wilson_interval`, :func:`chrf`
+  (sacrebleu) with a :func:`bootstrap_interval`, :func:`score_task`, :func:`table`
 
 >>> train, test = make_task("translate_en_zh", n_train=100, n_test=10, seed=0, split="compositional")
 >>> test[0].prompt.startswith("english: ") and test[0].answer.endswith(END)
@@ -44,6 +46,7 @@ from .formats import (
     words_to_digits_example,
 )
 from .make import NUMBER_RANGE, SPLITS, TASKS, YEAR_RANGE, make_task, task_size
+from .metrics import Score, bootstrap_interval, chrf, exact_match, score_task, table, wilson_interval
 from .numbers import MAX_NUMBER, chinese_words, english_words, parse_chinese, parse_english
 from .reports import Weather, all_weather, report, summary
 from .splits import compositional_split, random_split
@@ -96,4 +99,12 @@ __all__ = [
     "YEAR_RANGE",
     "task_size",
     "make_task",
+    # metrics
+    "exact_match",
+    "wilson_interval",
+    "chrf",
+    "bootstrap_interval",
+    "Score",
+    "score_task",
+    "table",
 ]
