@@ -33,7 +33,7 @@ from gptlib.device import model_device
 from gptlib.model import check_token_ids
 
 __all__ = ["heldout_windows", "evaluate", "estimate_loss", "token_stream", "positive_int", "check_data_ids",
-           "id_checks_off", "scoring_mode", "to_device"]
+           "id_checks_off", "evaluating", "scoring_mode", "to_device"]
 
 
 def token_stream(data, name: str = "data") -> torch.Tensor:
@@ -125,20 +125,27 @@ def id_checks_off(model: nn.Module) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def scoring_mode(model: nn.Module, data: torch.Tensor, name: str = "data", *,
-                 ids_checked: bool = False) -> Iterator[None]:
-    """How held-out data are scored: ``data``'s ids checked once (:func:`check_data_ids`; skipped
-    when ``ids_checked`` says the caller has), then ``model.eval()`` (no dropout), no autograd and,
-    if the ids were checked, no per-forward id checks (:func:`id_checks_off`). The model's mode is
-    restored after."""
-    trusted = ids_checked or check_data_ids(model, data, name)
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Inside, ``model.eval()`` (no dropout) and no autograd; the model's train/eval mode is put back
+    after, whatever it was."""
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), id_checks_off(model) if trusted else contextlib.nullcontext():
+        with torch.no_grad():
             yield
     finally:
         model.train(was_training)
+
+
+@contextlib.contextmanager
+def scoring_mode(model: nn.Module, data: torch.Tensor, name: str = "data", *,
+                 ids_checked: bool = False) -> Iterator[None]:
+    """How held-out data are scored: ``data``'s ids checked once (:func:`check_data_ids`; skipped
+    when ``ids_checked`` says the caller has), then :func:`evaluating` (eval mode, no autograd) and,
+    if the ids were checked, no per-forward id checks (:func:`id_checks_off`)."""
+    trusted = ids_checked or check_data_ids(model, data, name)
+    with evaluating(model), id_checks_off(model) if trusted else contextlib.nullcontext():
+        yield
 
 
 def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "sha256_of"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "hash_file", "sha256_of"]
 
 
 def _fsync(path: Path) -> None:
@@ -86,10 +86,16 @@ def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> P
     return Path(path)
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB pieces."""
-    h = hashlib.sha256()
+def hash_file(path: str | os.PathLike) -> tuple[str, int]:
+    """``(hex SHA-256, size in bytes)`` of a file, both from one read in 1 MiB pieces."""
+    h, size = hashlib.sha256(), 0
     with open(path, "rb") as f:
         for piece in iter(lambda: f.read(1 << 20), b""):
             h.update(piece)
-    return h.hexdigest()
+            size += len(piece)
+    return h.hexdigest(), size
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB pieces."""
+    return hash_file(path)[0]

@@ -1,4 +1,4 @@
-"""Running a model for scores: eval mode, no autograd, float64 log-probabilities. Shared by the challenges.
+"""Running a model for scores: float64 log-probabilities, the context limit, encoding. Shared by the challenges.
 
 >>> from torch import nn
 >>> class Uniform(nn.Module):                 # any model with GPT's forward: (B, T) -> ((B, T, V), loss)
@@ -11,27 +11,12 @@ tensor([[[0.2500, 0.2500, 0.2500, 0.2500],
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 from torch import nn
 
 from gptlib.device import model_device
 
-__all__ = ["scoring", "block_size_of", "log_probs", "encode"]
-
-
-@contextlib.contextmanager
-def scoring(model: nn.Module) -> Iterator[None]:
-    """``model.eval()`` and ``torch.no_grad()`` inside; the model's train/eval mode is restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
+__all__ = ["block_size_of", "log_probs", "encode"]
 
 
 def block_size_of(model: nn.Module) -> int | None:
@@ -42,7 +27,7 @@ def block_size_of(model: nn.Module) -> int | None:
 def log_probs(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
     """log P(next token | tokens so far) at every position: ``(B, T)`` ids -> ``(B, T, V)`` float64.
 
-    ``model(idx)`` must return ``(logits, _)``. Call it inside :func:`scoring`. The result is on the CPU.
+    ``model(idx)`` must return ``(logits, _)``. Call it inside :func:`gptlib.evaluation.evaluating`. The result is on the CPU.
     """
     limit = block_size_of(model)
     if limit is not None and idx.size(1) > limit:

@@ -37,7 +37,8 @@ from torch import nn
 
 from gptlib._checks import check_int, is_number
 
-from ._scoring import block_size_of, encode, log_probs, scoring
+from ..evaluation import evaluating
+from ._scoring import block_size_of, encode, log_probs
 
 __all__ = ["BOUNDARY", "TEMPLATES", "CORPUS_TEMPLATES", "FILLER", "next_word_logprob", "pronoun_gap",
            "BiasRow", "bias_table", "bias_report", "skewed_corpus", "corpus_counts", "swap_pronouns", "augment"]
@@ -121,7 +122,7 @@ def next_word_logprob(model: nn.Module, tokenizer, context: str, word: str,
     limit = block_size_of(model)
     if limit is not None and len(full) > limit:
         raise ValueError(f"context + word is {len(full)} characters, more than the model's block_size={limit}")
-    with scoring(model):
+    with evaluating(model):
         lp = log_probs(model, torch.tensor([full]))[0]  # (T, V): row t predicts character t + 1
     start = len(ctx) - 1
     total = sum(lp[start + i, tok_id].item() for i, tok_id in enumerate(ids))  # the word's characters

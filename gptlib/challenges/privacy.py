@@ -38,7 +38,8 @@ from torch import nn
 from gptlib._checks import check_int, is_int
 from gptlib.device import model_device
 
-from ._scoring import block_size_of, encode, log_probs, scoring
+from ..evaluation import evaluating
+from ._scoring import block_size_of, encode, log_probs
 
 __all__ = ["CanaryFormat", "random_canary", "sequence_logperplexity", "candidate_logperplexities", "rank_of",
            "exposure", "Exposure", "canary_exposure", "expected_exposure_of_random_rank", "extract", "text_losses",
@@ -133,7 +134,7 @@ def sequence_logperplexity(model: nn.Module, tokenizer, prefix: str, secrets: li
     nll = torch.zeros(N, dtype=torch.float64)
     head_t = torch.tensor(head, dtype=torch.long)
     keys = torch.zeros(N, dtype=torch.long)  # context of candidate n as one integer, base V
-    with scoring(model):
+    with evaluating(model):
         next_char = _prefix_scorer(model, head_t)
         for i in range(length):
             if i == 0:
@@ -268,7 +269,7 @@ def extract(model: nn.Module, tokenizer, prefix: str, length: int) -> str:
     limit = block_size_of(model)
     out: list[int] = []
     device = model_device(model)
-    with scoring(model):
+    with evaluating(model):
         for _ in range(length):
             window = (ids + out)[-limit:] if limit else ids + out
             logits, _ = model(torch.tensor([window], device=device))  # (1, T, V)
@@ -297,7 +298,7 @@ def text_losses(model: nn.Module, tokenizer, texts: list[str], batch_size: int =
     by_length: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
         by_length.setdefault(len(r), []).append(i)
-    with scoring(model):
+    with evaluating(model):
         for which in by_length.values():
             for j in range(0, len(which), batch_size):
                 part = which[j:j + batch_size]

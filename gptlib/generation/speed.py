@@ -22,6 +22,7 @@ import torch
 
 from .._checks import check_int
 from ..device import model_device
+from ..evaluation import evaluating
 from .decoding import generate
 
 __all__ = ["Speed", "tokens_per_second"]
@@ -65,11 +66,7 @@ def tokens_per_second(model: torch.nn.Module, *, new_tokens: int = 200, prompt_l
             torch.cuda.synchronize(device)
         return time.perf_counter() - start
 
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         run(min(new_tokens, 16))  # warm-up
         rates = [new_tokens / run(new_tokens) for _ in range(repeats)]
-    finally:
-        model.train(was_training)
     return Speed(statistics.median(rates), min(rates), new_tokens, prompt_len, repeats, str(device))

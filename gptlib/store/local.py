@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..files import write_text
+from ..files import hash_file, write_text
 from .card import CardError, read_facts
 from .catalog import ModelInfo
 from .manifest import FileEntry, Manifest
@@ -47,7 +47,7 @@ from .names import (
 )
 from .safety import check_file
 
-__all__ = ["CARD_FILE", "IntegrityError", "LocalStore", "hash_file"]
+__all__ = ["CARD_FILE", "IntegrityError", "LocalStore"]
 
 CARD_FILE = "README.md"
 _CHUNK = 1 << 20
@@ -55,16 +55,6 @@ _CHUNK = 1 << 20
 
 class IntegrityError(StoreError):
     """Bytes whose SHA-256 (or size) is not the one the manifest promises."""
-
-
-def hash_file(path: str | os.PathLike) -> tuple[str, int]:
-    """``(sha256 hex, size)`` of a file, read in 1 MiB pieces."""
-    h, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(_CHUNK), b""):
-            h.update(piece)
-            size += len(piece)
-    return h.hexdigest(), size
 
 
 class LocalStore:
