@@ -42,6 +42,8 @@ __all__ = [
     "ReferenceModelError",
     "verify_reference_files",
     "load_reference_model",
+    "check_committed_file",
+    "load_committed_model",
 ]
 
 #: The folder of the files, inside the installed package: ``gptlib/models/shakespeare-char``.
@@ -51,6 +53,7 @@ TOKENIZER_FILE = "tokenizer.json"
 
 # Printed by tools/train_reference_model.py; change them only when the model is retrained on purpose.
 MODEL_SHA256 = "a475962ab0fc35f1447fb1f7ba81737f54c0bb56c14ff0cd5b3e5f91d1d45645"
+_TOOL = "tools/train_reference_model.py"
 TOKENIZER_SHA256 = "43cb86b474e23445380fd7ead82417ba5caf1d125ead1fbcc5b51f6701d91036"
 
 #: Mean cross-entropy (nats per character) over the whole validation split, rounded to 3 decimals:
@@ -65,20 +68,51 @@ class ReferenceModelError(RuntimeError):
     """A reference model file is missing, or its SHA-256 is not the one recorded in gptlib.reference."""
 
 
-def _check(path: Path, expected: str) -> None:
+def check_committed_file(path: Path, expected: str, *, tool: str, module: str = "gptlib/reference.py") -> None:
+    """Raise :class:`ReferenceModelError` unless ``path`` exists and has SHA-256 ``expected``.
+
+    The message names the file, both hashes, how to restore it (``git checkout`` of its folder, or
+    reinstalling gptlib) and, for a deliberate retraining, the ``tool`` that prints the new hashes and
+    the ``module`` they go into. Used for every model committed with the package.
+    """
+    try:  # the folder as the repository names it, e.g. gptlib/models/shakespeare-char
+        folder = path.parent.resolve().relative_to(Path(__file__).resolve().parents[1]).as_posix()
+    except ValueError:  # a folder outside the repository
+        folder = str(path.parent)
     if not path.is_file():
         raise ReferenceModelError(
-            f"reference model file {path} is missing. It is committed with the repository "
-            f"and with the package (gptlib/models/shakespeare-char/); in a clone, restore it with "
-            f"`git checkout -- gptlib/models/shakespeare-char`, otherwise reinstall gptlib")
+            f"committed model file {path} is missing. It is committed with the repository "
+            f"and with the package ({folder}/); in a clone, restore it with "
+            f"`git checkout -- {folder}`, otherwise reinstall gptlib")
     actual = sha256_of(path)
     if actual != expected:
         raise ReferenceModelError(
-            f"reference model file {path} has SHA-256 {actual}, expected {expected}: it is not the "
+            f"committed model file {path} has SHA-256 {actual}, expected {expected}: it is not the "
             f"committed file (changed, damaged or replaced). Restore it with "
-            f"`git checkout -- gptlib/models/shakespeare-char` (or reinstall gptlib); if you retrained "
-            f"the model on purpose, put the hashes that tools/train_reference_model.py printed into "
-            f"gptlib/reference.py")
+            f"`git checkout -- {folder}` (or reinstall gptlib); if you retrained "
+            f"the model on purpose, put the hashes that {tool} printed into {module}")
+
+
+def load_committed_model(folder: Path, model_sha256: str, tokenizer_sha256: str, *, tool: str, module: str,
+                         device: str | torch.device | None = None):
+    """``(model, tokenizer)`` from a folder holding ``model.safetensors`` and ``tokenizer.json``, both hash-checked.
+
+    The model is a :class:`~gptlib.model.GPT` in eval mode on ``device`` (``None``:
+    :func:`gptlib.device.get_device`), read by :func:`gptlib.checkpoint.load_gpt` (nothing is unpickled);
+    the tokenizer a :class:`~gptlib.tokenizers.CharTokenizer`.
+    """
+    from gptlib.checkpoint import load_gpt
+    from gptlib.device import get_device
+    from gptlib.tokenizers import CharTokenizer
+
+    folder = Path(folder)
+    check_committed_file(folder / MODEL_FILE, model_sha256, tool=tool, module=module)
+    check_committed_file(folder / TOKENIZER_FILE, tokenizer_sha256, tool=tool, module=module)
+    model = load_gpt(folder / MODEL_FILE, device=device if device is not None else get_device())
+    tokenizer = CharTokenizer.load(folder / TOKENIZER_FILE)
+    if tokenizer.vocab_size != model.config.vocab_size:  # cannot happen with the recorded files
+        raise ReferenceModelError(f"tokenizer has {tokenizer.vocab_size} ids, the model {model.config.vocab_size}")
+    return model.eval(), tokenizer
 
 
 def verify_reference_files(folder: str | os.PathLike | None = None) -> Path:
@@ -88,8 +122,8 @@ def verify_reference_files(folder: str | os.PathLike | None = None) -> Path:
     actual hash at the first file that does not match.
     """
     folder = Path(folder) if folder is not None else MODEL_DIR
-    _check(folder / MODEL_FILE, MODEL_SHA256)
-    _check(folder / TOKENIZER_FILE, TOKENIZER_SHA256)
+    for name, expected in ((MODEL_FILE, MODEL_SHA256), (TOKENIZER_FILE, TOKENIZER_SHA256)):
+        check_committed_file(folder / name, expected, tool=_TOOL)
     return folder
 
 
@@ -106,13 +140,6 @@ def load_reference_model(device: str | torch.device | None = None, *, folder: st
     :class:`~gptlib.tokenizers.CharTokenizer`. Raises :class:`ReferenceModelError` if a file is
     missing or is not the recorded one.
     """
-    from gptlib.checkpoint import load_gpt
-    from gptlib.device import get_device
-    from gptlib.tokenizers import CharTokenizer
-
-    folder = verify_reference_files(folder)
-    model = load_gpt(folder / MODEL_FILE, device=device if device is not None else get_device())
-    tokenizer = CharTokenizer.load(folder / TOKENIZER_FILE)
-    if tokenizer.vocab_size != model.config.vocab_size:  # cannot happen with the recorded files
-        raise ReferenceModelError(f"tokenizer has {tokenizer.vocab_size} ids, the model {model.config.vocab_size}")
-    return model.eval(), tokenizer
+    folder = Path(folder) if folder is not None else MODEL_DIR
+    return load_committed_model(folder, MODEL_SHA256, TOKENIZER_SHA256, tool=_TOOL, module="gptlib/reference.py",
+                                device=device)

@@ -4,6 +4,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import warnings
 from types import SimpleNamespace
 
@@ -69,3 +70,10 @@ def assert_global_state_unchanged(before: dict) -> None:
         if name in before:
             assert torch.equal(after.pop(name), before[name]), f"{name}: a global generator's state changed"
     assert after == {k: v for k, v in before.items() if k not in ("rng", "cuda_rng")}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on: bound, then closed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import torch.distributed as dist
 from gptlib.checkpoint import read_checkpoint
 from gptlib.train import DistInfo, Trainer
 from gptlib.train.distributed import TORCHRUN_MARKERS, launched_by_torchrun, world_from_environment
+from helpers import free_port
 from train_worker import one_thread, tiny_config, tiny_data, tiny_model
 
 WORKER = Path(__file__).with_name("train_worker.py")
@@ -28,11 +28,6 @@ STEPS = 20
 pytestmark = pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_available()),
                                 reason="torch.distributed with gloo is not available")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_match_one_process_on_the_global_batch(tmp_path):

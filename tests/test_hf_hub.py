@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import socket
 import threading
 import time
 
 import pytest
 import torch
-from helpers import assert_global_state_unchanged, global_state
+from helpers import assert_global_state_unchanged, free_port, global_state
 
 from gptlib.hf import MODEL_FILES, TOKENIZER_FILES, from_hf, pretrained_gpt2
 
@@ -52,11 +51,6 @@ def same_logits(found):
         torch.testing.assert_close(gpt(idx)[0], found.model(idx).logits, rtol=1e-5, atol=1e-5)
     return True
 
-
-def free_port() -> int:
-    with socket.socket() as s:  # bound then closed: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Hub:

@@ -21,7 +21,7 @@ NAMES = [p.stem for p in NOTEBOOKS]
 DEFAULT_BUDGET_S = 60  # recorded run time on a 2-core CPU
 TRAINING_BUDGET_S = 180
 TRAINING_NOTEBOOKS = {"05_likelihood", "06_training"}
-NOTEBOOK_BUDGET_S = {"08_hugging_face": 45}  # a notebook's own budget, where it has one
+NOTEBOOK_BUDGET_S = {"08_hugging_face": 45, "10_applications": 120, "11_challenges": 150}  # its own budget, where it has one
 SERIES_BUDGET_S = 600
 
 RAISES = {"raises-exception"}

@@ -2,7 +2,6 @@
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 from store_fixtures import gptlib_model
 
 from gptlib.store import Faults, LocalStore, StoreServer
@@ -37,11 +37,6 @@ def cli(capsys, *argv):
     out, err = capsys.readouterr()
     return code, out, err
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tamper(path):

@@ -1,4 +1,4 @@
-"""The challenges GPT must still overcome, measured: data bias and privacy.
+"""The challenges GPT must still overcome, measured: data bias, privacy and security.
 
 - ``bias``     Δ = log P(" he" | "The nurse said that") − log P(" she" | …) for a character model,
   word boundaries handled; a corpus whose skew you choose; counterfactual augmentation:
@@ -8,6 +8,9 @@
   candidates of its format, ranked exactly; extraction by greedy decoding; a loss-threshold
   membership-inference attack and its ROC AUC: :class:`CanaryFormat`, :func:`canary_exposure`,
   :func:`exposure`, :func:`extract`, :func:`membership_auc`, :func:`roc_curve`
+- ``security`` a pickle that runs code when loaded, denylist and allowlist scanners, safetensors; prompt
+  injection and a literal output filter: :func:`marker_pickle`, :func:`denylist_scan`, :func:`allowlist_scan`,
+  :func:`inject`, :func:`output_filter`, :func:`evasions`
 
 >>> exposure(rank=1, n_candidates=100_000) > 16.6
 True
@@ -45,6 +48,22 @@ from .privacy import (
     sequence_logperplexity,
     text_losses,
 )
+from .security import (
+    DENYLIST,
+    STATE_DICT_GLOBALS,
+    FilterResult,
+    allowlist_scan,
+    denylist_scan,
+    evasions,
+    inject,
+    marker_pickle,
+    normalise,
+    output_filter,
+    pickle_bytes,
+    pickle_globals,
+    qa_prompt,
+    safetensors_header,
+)
 
 __all__ = [
     # bias
@@ -75,4 +94,19 @@ __all__ = [
     "text_losses",
     "membership_auc",
     "roc_curve",
+    # security
+    "marker_pickle",
+    "pickle_bytes",
+    "pickle_globals",
+    "DENYLIST",
+    "denylist_scan",
+    "STATE_DICT_GLOBALS",
+    "allowlist_scan",
+    "safetensors_header",
+    "qa_prompt",
+    "inject",
+    "normalise",
+    "FilterResult",
+    "output_filter",
+    "evasions",
 ]

@@ -21,6 +21,11 @@ The modules, one job each:
 - ``make``     :data:`TASKS`, :data:`SPLITS`, :func:`task_size`, :func:`make_task`
 - ``metrics``  scoring answers: :func:`exact_match` with its :func:`wilson_interval`, :func:`chrf`
   (sacrebleu) with a :func:`bootstrap_interval`, :func:`score_task`, :func:`table`
+- ``answers``  asking a model: :func:`complete` (prompts of any lengths, batched), :func:`answer_examples`,
+  :func:`evaluate_task`, :func:`can_express`
+- ``baselines`` without a model: :func:`most_common_answer`, :func:`copy_input`
+- ``model``    the committed task model, trained on all five tasks: :func:`load_task_model`,
+  :func:`task_model_data`
 
 >>> train, test = make_task("translate_en_zh", n_train=100, n_test=10, seed=0, split="compositional")
 >>> test[0].prompt.startswith("english: ") and test[0].answer.endswith(END)
@@ -31,6 +36,8 @@ True
 True
 """
 
+from .answers import answer_examples, can_express, complete, evaluate_task
+from .baselines import copy_input, input_of, most_common_answer
 from .dates import MONTHS, all_dates, date_words, ordinal_words, parse_date_words, random_dates, words_to_iso
 from .facts import FIELDS, Person, answer, describe, fact_table, qa_triple, question
 from .formats import (
@@ -46,6 +53,7 @@ from .formats import (
     words_to_digits_example,
 )
 from .make import NUMBER_RANGE, SPLITS, TASKS, YEAR_RANGE, make_task, task_size
+from .model import TASK_MODEL_DIR, load_task_model, task_model_chars, task_model_data, task_model_text
 from .metrics import Score, bootstrap_interval, chrf, exact_match, score_task, table, wilson_interval
 from .numbers import MAX_NUMBER, chinese_words, english_words, parse_chinese, parse_english
 from .reports import Weather, all_weather, report, summary
@@ -107,4 +115,18 @@ __all__ = [
     "Score",
     "score_task",
     "table",
+    # answers and baselines
+    "complete",
+    "answer_examples",
+    "evaluate_task",
+    "can_express",
+    "most_common_answer",
+    "copy_input",
+    "input_of",
+    # the task model
+    "TASK_MODEL_DIR",
+    "task_model_data",
+    "task_model_text",
+    "task_model_chars",
+    "load_task_model",
 ]
