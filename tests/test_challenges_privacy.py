@@ -15,6 +15,7 @@ from torch import nn
 from gptlib.challenges.privacy import (
     CanaryFormat,
     canary_exposure,
+    deduplicate_lines,
     candidate_logperplexities,
     expected_exposure_of_random_rank,
     exposure,
@@ -289,3 +290,13 @@ def test_text_losses_match_cross_entropy():
         assert value == pytest.approx(F.cross_entropy(logits[0], ids[0, 1:]).item(), abs=1e-5)
     with pytest.raises(ValueError, match=r"texts\[0\] has 1 characters"):
         text_losses(model, tok, ["m"])
+
+
+def test_deduplicate_lines_keeps_first_appearances_in_order():
+    text = "my PIN is 1\nhello\nmy PIN is 1\nhello \nmy PIN is 1\n"
+    assert deduplicate_lines(text) == "my PIN is 1\nhello\nhello \n"
+    assert deduplicate_lines("") == "" and deduplicate_lines("x") == "x\n"
+    once = deduplicate_lines(text)
+    assert deduplicate_lines(once) == once  # idempotent
+    with pytest.raises(TypeError, match="must be a str"):
+        deduplicate_lines(["a", "a"])

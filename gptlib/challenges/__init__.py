@@ -7,7 +7,7 @@
 - ``privacy``  *The Secret Sharer* (Carlini et al., 2019): a canary's exposure among all
   candidates of its format, ranked exactly; extraction by greedy decoding; a loss-threshold
   membership-inference attack and its ROC AUC: :class:`CanaryFormat`, :func:`canary_exposure`,
-  :func:`exposure`, :func:`extract`, :func:`membership_auc`, :func:`roc_curve`
+  :func:`exposure`, :func:`extract`, :func:`deduplicate_lines`, :func:`membership_auc`, :func:`roc_curve`
 - ``security`` a pickle that runs code when loaded, denylist and allowlist scanners, safetensors; prompt
   injection and a literal output filter: :func:`marker_pickle`, :func:`denylist_scan`, :func:`allowlist_scan`,
   :func:`inject`, :func:`output_filter`, :func:`evasions`
@@ -40,6 +40,7 @@ from .privacy import (
     candidate_logperplexities,
     expected_exposure_of_random_rank,
     exposure,
+    deduplicate_lines,
     extract,
     membership_auc,
     random_canary,
@@ -91,6 +92,7 @@ __all__ = [
     "canary_exposure",
     "expected_exposure_of_random_rank",
     "extract",
+    "deduplicate_lines",
     "text_losses",
     "membership_auc",
     "roc_curve",

@@ -15,6 +15,7 @@ sits at a uniformly random rank, whose expected exposure tends to 1/ln 2 ≈ 1.4
 - :func:`sequence_logperplexity`, :func:`candidate_logperplexities`   exact batched scoring of candidates
 - :func:`rank_of`, :func:`exposure`, :class:`Exposure`, :func:`canary_exposure`
 - :func:`extract`            greedy continuation of the prefix: does the model say the secret?
+- :func:`deduplicate_lines`  a mitigation: each line of a corpus kept once, in order of first appearance
 - :func:`text_losses`        mean loss per character of each text, for membership inference
 - :func:`membership_auc`, :func:`roc_curve`   the loss-threshold attack ("low loss → trained on it")
 
@@ -42,7 +43,7 @@ from ..evaluation import evaluating
 from ._scoring import block_size_of, encode, log_probs
 
 __all__ = ["CanaryFormat", "random_canary", "sequence_logperplexity", "candidate_logperplexities", "rank_of",
-           "exposure", "Exposure", "canary_exposure", "expected_exposure_of_random_rank", "extract", "text_losses",
+           "exposure", "Exposure", "canary_exposure", "expected_exposure_of_random_rank", "extract", "deduplicate_lines", "text_losses",
            "membership_auc", "Roc", "roc_curve"]
 
 LN2 = math.log(2)
@@ -275,6 +276,24 @@ def extract(model: nn.Module, tokenizer, prefix: str, length: int) -> str:
             logits, _ = model(torch.tensor([window], device=device))  # (1, T, V)
             out.append(int(logits[0, -1].argmax().item()))
     return tokenizer.decode(out)
+
+
+# ----------------------------------------------------------------------------- mitigation
+
+
+def deduplicate_lines(text: str) -> str:
+    """``text`` with every line kept once, at its first appearance; ends with a newline (empty text: empty).
+
+    Exact-duplicate removal, the first step of real training pipelines: a secret pasted 100 times
+    is then seen once. Lines are compared whole, so "my PIN is 48213" and "my PIN is 48213 " differ.
+
+    >>> deduplicate_lines("a\\nb\\na\\nc\\nb\\n")
+    'a\\nb\\nc\\n'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"deduplicate_lines: text must be a str, got {type(text).__name__}")
+    kept = list(dict.fromkeys(text.splitlines()))
+    return "\n".join(kept) + "\n" if kept else ""
 
 
 # ----------------------------------------------------------------------------- membership inference
