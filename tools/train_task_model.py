@@ -169,7 +169,7 @@ n_head={model_config.n_head}, n_embd={model_config.n_embd}, dropout={model_confi
   `torch.use_deterministic_algorithms(True)`.
 - Training time: {train_seconds / 60:.1f} minutes ({total_seconds / 60:.1f} in all) on {ref.THREADS} CPU thread,
   {platform.machine()}, torch {torch.__version__}, {datetime.date.today().isoformat()}, on a machine shared with other jobs.
-- Command: `python tools/train_task_model.py` (same torch version and thread count: same bytes).
+- Command: `python tools/train_task_model.py` (same torch version, thread count and kind of CPU: same bytes).
 
 ## Limitations
 
