@@ -143,3 +143,60 @@ def test_every_notebook_with_exercises_has_solutions():
         source = "\n".join("".join(c["source"]) for c in _code_cells(_load(path)))
         if "gptlib.exercises" in source:
             assert (ROOT / "notebooks" / "solutions" / f"{path.stem}.py").is_file(), f"{path.stem}: no solutions file"
+
+
+# ---------------------------------------------------------------- numbers in prose
+
+# A number worth checking: a decimal (2.48), or four or more digits (1,115,394 or 50256).
+_NUMBER = re.compile(r"(?<![\w.,#-])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d{4,})(?![\w]|\.\d)")
+_YEAR = re.compile(r"(19|20)\d\d")  # a year, as in a citation
+_NOT_PROSE = (re.compile(r"`[^`]*`"),  # code
+              re.compile(r"\$\$.*?\$\$", re.S),  # a displayed formula: its constants are the definition
+              re.compile(r"^#+\s+[\d.]+\s", re.M),  # a section number in a heading
+              re.compile(r'"[^"\n]*"'))  # a quoted example string
+CITED = "cited:"  # "(cited: Radford et al., 2019, section 2.1)" after a number, in its sentence, marks it cited
+_CITED_WITHIN = 300  # characters after the number, in the same paragraph
+_SENTENCE_END = re.compile(r"[.!?]\s+[A-Z]")
+
+
+def _unchecked_numbers(nb: dict) -> list[tuple[str, str]]:
+    """(number, its context) for each number in the prose that no output prints, no code writes, and no
+    "cited:" marker follows in its sentence."""
+    outputs = "\n".join(_text(o) for c in _code_cells(nb) for o in c.get("outputs", []))
+    code = "\n".join("".join(c["source"]) for c in _code_cells(nb))
+    bare_outputs, bare_code = outputs.replace(",", ""), code.replace("_", "")
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        prose = "".join(cell["source"])
+        for pattern in _NOT_PROSE:
+            prose = pattern.sub(lambda m: " " * len(m.group()), prose)
+        for paragraph in re.split(r"\n\s*\n", prose):
+            for m in _NUMBER.finditer(paragraph):
+                number, bare = m.group(1), m.group(1).replace(",", "")
+                if _YEAR.fullmatch(number) or number in outputs or bare in bare_outputs:
+                    continue
+                if re.search(rf"(?<![\w.]){re.escape(bare)}(?![\w])", bare_code):
+                    continue  # a setting, written in the code that uses it
+                after = paragraph[m.end():m.end() + _CITED_WITHIN]
+                if CITED in after and not _SENTENCE_END.search(after[:after.index(CITED)]):
+                    continue
+                found.append((number, " ".join(paragraph[max(0, m.start() - 60):m.end() + 20].split())))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_numbers_in_prose_are_printed_written_in_code_or_cited(path):
+    found = _unchecked_numbers(_load(path))
+    assert not found, (
+        f"{len(found)} number(s) in the prose of {path.name} appear in no stored output and no code cell, and are "
+        f"not marked '(cited: source)': " + "; ".join(f"{n!r} in '…{ctx}…'" for n, ctx in found))
+
+
+def test_the_numbers_check_finds_what_it_should():
+    nb = {"cells": [
+        {"cell_type": "markdown", "source": ["The loss is 2.48 and 1,115,394 characters. GPT-2 has 50,257 tokens "
+                                             "(cited: Radford et al., 2019). In 2019, `3.14` and \"my PIN 48213\".\n"]},
+        {"cell_type": "code", "source": ["n = 1_115_394\n"], "outputs": [{"output_type": "stream", "text": "1.5\n"}]}]}
+    assert [n for n, _ in _unchecked_numbers(nb)] == ["2.48"]
