@@ -212,7 +212,8 @@ def load_text(name_or_path: str | os.PathLike, **kwargs) -> str:
 def split(data, frac: float = 0.9):
     """Contiguous train/validation split: the first ``frac`` of ``data`` and the rest.
 
-    Contiguous, not shuffled, so no sentence straddles both halves (as nanoGPT does).
+    Contiguous, not shuffled (as nanoGPT does): the held-out part is one unbroken stretch the training part
+    never saw. The cut falls where ``frac`` lands, inside a sentence or not.
 
     >>> split("abcdefghij", 0.8)
     ('abcdefgh', 'ij')

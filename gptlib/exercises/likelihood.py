@@ -61,6 +61,14 @@ def _subtracts_in_place(logits, targets):
     return -_target_entries(logits, targets).mean()
 
 
+def _log_of_softmax(logits, targets):
+    return -_target_entries(torch.softmax(logits, dim=-1).log(), targets).mean()  # softmax rounds e^-200 to 0
+
+
+def _epsilon_in_log(logits, targets):
+    return -_target_entries((torch.softmax(logits, dim=-1) + 1e-10).log(), targets).mean()  # caps -log P near 23
+
+
 def _probability(logits, targets):
     return (-token_nll(logits, targets)).exp()  # P(target) at every position
 
@@ -124,11 +132,22 @@ _NLL = Catalogue(
             example=_naive_nll),
     Mistake("wrong_big_loss", "for logits near 1000 the loss should be {expected:.4f}, but yours is {value:.4f}",
             example=lambda logits, targets: _naive_nll(logits.clamp(max=80.0), targets)),  # clamped against overflow
+    Mistake("log_of_softmax", "for a target whose logit is 200 below the others your loss is inf: its probability, "
+                              "about e^-200 = 1e-87, is below the smallest float32 (about 1e-45), so softmax rounds "
+                              "it to 0 and log(0) = -inf. Never take the log of a softmax: compute log P directly as "
+                              "logit - logsumexp(logits), which never forms the tiny number",
+            example=_log_of_softmax),
+    Mistake("wrong_unlikely_loss", "for a target whose logit is 200 below the others the loss should be "
+                                   "{expected:.4f}, but yours is {value:.4f}. If you added a small number inside a "
+                                   "log to avoid log(0), that number caps -log P; compute log P as "
+                                   "logit - logsumexp(logits) instead",
+            example=_epsilon_in_log),
 )
 
 
 @exercise("05_likelihood", "mean_nll_from_logits",
-          "correct: log-softmax over the vocabulary, the target's entry, minus, mean; and stable for big logits.",
+          "correct: log-softmax over the vocabulary, the target's entry, minus, mean; and stable for big logits "
+          "and for very unlikely targets.",
           signature="logits, targets", mistakes=_NLL)
 def check_mean_nll_from_logits(student) -> None:
     """Check ``student(logits (B, T, V), targets (B, T)) -> scalar``: the mean of -log softmax(logits)[target]."""
@@ -167,6 +186,16 @@ def check_mean_nll_from_logits(student) -> None:
         raise _NLL.overflow.wrong()
     if not _close(value, expected, abs_=1e-3):  # float32 holds numbers near 1000 to about 1e-4
         raise _NLL.wrong_big_loss.wrong(expected=expected, value=value)
+
+    # 4. a very unlikely target: in float32 its softmax probability, about e^-200, underflows to 0
+    logits, targets = _nll_case(8, 2, 3, 5, scale=1.0)
+    logits[0, 1, targets[0, 1]] -= 200.0
+    value = _as_number(call(student, logits.clone(), targets.clone()), "what your function returned")
+    expected = mean_nll(logits.double(), targets).item()
+    if not math.isfinite(value):
+        raise _NLL.log_of_softmax.wrong()
+    if not _close(value, expected, abs_=1e-3):
+        raise _NLL.wrong_unlikely_loss.wrong(expected=expected, value=value)
 
 
 # ------------------------------------------------------------------ 2. perplexity and bits
