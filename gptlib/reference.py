@@ -53,8 +53,8 @@ TOKENIZER_FILE = "tokenizer.json"
 
 # Printed by tools/train_reference_model.py; change them only when the model is retrained on purpose.
 MODEL_SHA256 = "a475962ab0fc35f1447fb1f7ba81737f54c0bb56c14ff0cd5b3e5f91d1d45645"
-_TOOL = "tools/train_reference_model.py"
 TOKENIZER_SHA256 = "43cb86b474e23445380fd7ead82417ba5caf1d125ead1fbcc5b51f6701d91036"
+_TOOL = "tools/train_reference_model.py"  # what prints them
 
 #: Mean cross-entropy (nats per character) over the whole validation split, rounded to 3 decimals:
 #: ``gptlib.train.evaluate(model, val_ids, EVAL_BLOCK_SIZE, batch_size=64)`` with

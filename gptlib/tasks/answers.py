@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..device import model_device
 from ..evaluation import evaluating, positive_int
 from ..generation import generate
 from .formats import END, Example, _check_examples, cut_answer
@@ -78,7 +79,7 @@ def complete(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, *, t
     by_length: dict[int, list[int]] = {}
     for i, ids in enumerate(encoded):
         by_length.setdefault(len(ids), []).append(i)
-    device = next(model.parameters()).device
+    device = model_device(model)
     answers: list[str | None] = [None] * len(prompts)
     with evaluating(model):
         for length in sorted(by_length):
