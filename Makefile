@@ -2,13 +2,15 @@
 # Both create a virtual environment in $(VENV) and install everything into it first.
 #
 #   TORCH_SPEC   what `pip install` is given for torch, e.g. "torch==2.13.0" or
-#                "torch --index-url https://download.pytorch.org/whl/cpu" (see the README)
+#                "torch --index-url https://download.pytorch.org/whl/cpu" (see the README); unset:
+#                the torch already in $(VENV), or else tools/torch_spec.py chooses (the CPU build on
+#                Linux without an NVIDIA GPU)
 #   PYTHON       the Python (3.10+) that creates the virtual environment
-#   NB           the notebook(s) `make outputs` re-executes (default: all of them)
+#   NB           the notebook(s) `make outputs` re-executes and `make slides` builds (default: all of them)
 
 PYTHON ?= python3
 VENV ?= .venv
-TORCH_SPEC ?= 'torch>=2.4'
+TORCH_SPEC ?=
 CONSTRAINTS ?= constraints.txt
 NB ?=
 
@@ -16,12 +18,17 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300
 
-.PHONY: install lab test outputs constraints clean
+.PHONY: install lab test outputs book slides constraints clean
 
 install:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "this series needs Python 3.10 or newer; $(PYTHON) is " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	@if [ -n "$(TORCH_SPEC)" ] || ! $(PY) -c 'import torch' 2>/dev/null; then \
+	    spec="$$(TORCH_SPEC="$(TORCH_SPEC)" $(PY) tools/torch_spec.py)" && \
+	    echo "$(PY) -m pip install --quiet $$spec" && $(PY) -m pip install --quiet $$spec; \
+	else \
+	    echo "torch: keeping torch $$($(PY) -c 'import torch; print(torch.__version__)') in $(VENV) (set TORCH_SPEC to change it)"; \
+	fi
 	@if [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$$(sed -n 's/^# python: *//p' $(CONSTRAINTS))" ]; then \
 	    echo "installing the exact versions pinned in $(CONSTRAINTS)"; flags="-c $(CONSTRAINTS)"; \
 	else \
@@ -30,13 +37,19 @@ install:
 	$(PY) -m pip install --quiet $$flags -r requirements.txt -e .
 
 lab: install
-	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+	$(PY) tools/lab.py
 
 test: install
 	$(PY) -m pytest tests gptlib notebooks --doctest-modules $(NBVAL)
 
 outputs: install
 	$(PY) tools/run_notebooks.py $(NB)
+
+book: install
+	$(PY) tools/build_book.py
+
+slides: install
+	$(PY) tools/build_slides.py $(NB)
 
 constraints:
 	@{ echo "# Exact versions the committed notebook outputs were produced with (torch: see TORCH_SPEC)."; \

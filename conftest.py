@@ -1,7 +1,10 @@
-"""Shared pytest setup: the hypothesis profile, and nbval's comparison settings for notebooks."""
+"""Shared pytest setup: the hypothesis profile, nbval's comparison settings for notebooks, and one check
+that the corpus is there before any test that needs it runs."""
 
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # CI profile: no deadlines (shared 2-core machines are noisy) and derandomized, so a run is repeatable.
@@ -26,3 +29,30 @@ def pytest_collectstart(collector):
     # outputs carry no stderr at all (tests/test_notebook_hygiene.py checks it), so nothing is lost.
     if collector.fspath and collector.fspath.ext == ".ipynb":
         collector.skip_compare += ("stderr",)
+
+
+def _needs_corpus(items) -> bool:
+    """Whether a collected item reads tiny Shakespeare: a notebook cell, or a test or doctest whose file
+    names the dataset."""
+    mentions = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb":
+            return True
+        if path not in mentions:
+            mentions[path] = path.suffix == ".py" and "tinyshakespeare" in path.read_text(encoding="utf-8")
+        if mentions[path]:
+            return True
+    return False
+
+
+def pytest_collection_finish(session):
+    # Offline, without the corpus, dozens of tests would fail with the same long message: say it once.
+    if session.config.option.collectonly or not _needs_corpus(session.items):
+        return
+    from gptlib.data import DatasetUnavailableError, ensure_dataset
+
+    try:
+        ensure_dataset("tinyshakespeare", progress=False)
+    except DatasetUnavailableError as err:
+        pytest.exit(f"the test suite needs the tiny Shakespeare corpus, and it is not here.\n{err}", returncode=4)

@@ -151,7 +151,8 @@ class Playground:
         if s["temperature"] == 0:
             how = "greedy (temperature 0: top_k and top_p change nothing)"
         else:
-            how = f"temperature {s['temperature']:.2f}, top_k {s['top_k'] or 'off'}, top_p {s['top_p'] or 'off'}"
+            top_p = "off" if s["top_p"] is None else f"{s['top_p']:.2f}"
+            how = f"temperature {s['temperature']:.2f}, top_k {s['top_k'] or 'off'}, top_p {top_p}"
         self.status.value = f"{s['max_new_tokens']} new tokens, {how}, seed {self.seed.value}"
         prompt, continuation = self.text[: len(self.prompt.value)], self.text[len(self.prompt.value):]
         self.output.value = (f'<pre style="white-space: pre-wrap"><b>{html.escape(prompt)}</b>'

@@ -5,7 +5,8 @@ merge ranks as ``whisper/assets/gpt2.tiktoken`` inside the ``openai-whisper`` so
 PyPI (MIT licence): one line per token, ``<base64 of the token's bytes> <rank>``, the rank
 being GPT-2's token id. :func:`gpt2_ranks_file` downloads that package with
 ``pip download`` (PyPI is the only network the CI has), checks the file's SHA-256 and keeps it in
-a cache folder; the file is never committed to the repository.
+a cache folder inside the checkout (``.test-assets/``, ignored by git: the tests never write into the
+user's own cache); the file is never committed to the repository.
 
 :func:`ranks_to_merges` recovers the merge list from the ranks, and :func:`write_gpt2_files`
 writes the two files in GPT-2's own layout, so the tests can load them with
@@ -27,7 +28,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from gptlib.data import data_dir
 from gptlib.files import write_bytes
 
 WHISPER_REQUIREMENT = "openai-whisper==20250625"
@@ -42,8 +42,8 @@ class AssetError(RuntimeError):
 
 
 def asset_cache_dir() -> Path:
-    """``_test_assets`` in gptlib's data folder (``$GPTLIB_DATA_DIR`` or the per-user cache)."""
-    return data_dir() / "_test_assets"
+    """``.test-assets`` in the checkout: kept between runs, ignored by git, outside the user's caches."""
+    return Path(__file__).resolve().parents[1] / ".test-assets"
 
 
 def _sha256(data: bytes) -> str:

@@ -102,3 +102,35 @@ def test_get_batch_bad_inputs():
         get_batch(torch.arange(100), 2, 4, g, rank=2, world_size=2)
     with pytest.raises(ValueError, match="must be a CPU torch.Generator"):
         get_batch(torch.arange(100), 2, 4, 1234)
+
+
+UNREACHABLE_MIRROR_PLUGIN = '''
+import dataclasses, socket
+from gptlib import data
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]  # closed again: nothing listens there
+ds = data.DATASETS["tinyshakespeare"]
+data.DATASETS["tinyshakespeare"] = dataclasses.replace(ds, urls=(f"http://127.0.0.1:{port}/input.txt",))
+'''
+
+
+def test_suite_without_the_corpus_stops_before_any_test_with_one_message(tmp_path):
+    """Offline and with no corpus, `make test` says so once, before running anything (conftest.py)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "offline_plugin.py").write_text(UNREACHABLE_MIRROR_PLUGIN, encoding="utf-8")
+    env = {**os.environ, data.ENV_DATA_DIR: str(tmp_path / "empty"), "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "offline_plugin", "-p", "no:cacheprovider", "-q",
+         "tests/test_data.py", "tests/test_playground.py"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    printed = result.stdout + result.stderr
+    assert result.returncode == 4, printed[-3000:]
+    assert printed.count("the test suite needs the tiny Shakespeare corpus") == 1, printed[-3000:]
+    assert "set GPTLIB_DATA_DIR to a folder that holds tinyshakespeare/input.txt" in printed
+    assert " passed" not in printed and " failed" not in printed and "no tests ran" in printed

@@ -19,16 +19,10 @@ import pytest
 from gptlib import data
 from gptlib.data import DatasetUnavailableError, ensure_dataset, load_text
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
-
-
 @pytest.fixture(scope="module")
 def corpus_bytes() -> bytes:
-    """The real corpus bytes: from GPTLIB_DATA_DIR's copy (CI) or ../shared/data (developers)."""
-    path = data.dataset_path("tinyshakespeare")
-    if not path.is_file():
-        path = CORPUS
-    raw = path.read_bytes()
+    """The real corpus bytes, from gptlib's data folder (GPTLIB_DATA_DIR in CI; conftest.py checks it is there)."""
+    raw = data.dataset_path("tinyshakespeare").read_bytes()
     assert hashlib.sha256(raw).hexdigest() == data.DATASETS["tinyshakespeare"].sha256
     return raw
 

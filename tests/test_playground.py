@@ -1,5 +1,7 @@
 """Tests for gptlib.playground: the widget callbacks, driven by setting ``.value`` (no browser needed)."""
 
+import re
+
 import pytest
 import torch
 
@@ -137,3 +139,13 @@ def test_displays_as_its_widget(model):
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == pg.widget.model_id
     assert "Playground(prompt='the cat'" in repr(pg)
+
+
+def test_status_line_rounds_every_value_after_slider_steps(model):
+    pg = make(model, top_p=1.0)
+    for _ in range(3):  # 1.0 - 3 * 0.05 in binary floats is 0.8500000000000001
+        pg.top_p.value = pg.top_p.value - pg.top_p.step
+    assert "top_p 0.85," in pg.status.value
+    pg.temperature.value = 0.1 + 0.2  # 0.30000000000000004
+    assert "temperature 0.30," in pg.status.value
+    assert not re.search(r"\d\.\d{3,}", pg.status.value), pg.status.value

@@ -7,10 +7,13 @@ This is the only way the committed outputs are produced (never edit a notebook's
     python tools/run_notebooks.py notebooks/00_welcome.ipynb
 
 Each notebook is cleared, normalised (nbformat 4.5, cell ids, kernel ``python3``, no stored widget
-state, no per-cell timestamps) and run top to bottom in its own folder with ``GPTLIB_DEVICE=cpu``
+state, no per-cell timestamps, slide types by tools/slides.py's rule) and run top to bottom in its own folder with ``GPTLIB_DEVICE=cpu``
 and short tracebacks.
 A cell that raises stops the run and nothing is written, unless the cell is tagged
-``raises-exception``. The wall time of the run is recorded in the notebook's metadata
+``raises-exception``. The widgets' final state (what a static view such as the book shows in place of a
+live widget) is not kept in the notebook, where every run would churn it, but beside it, in
+``notebooks/widget_state/<notebook>.json`` (see tools/build_book.py).
+The wall time of the run is recorded in the notebook's metadata
 (``metadata.gptlib.run_time_s``), where tests/test_notebook_hygiene.py checks it against the budget.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import os
 import platform
 import sys
@@ -30,6 +34,9 @@ from nbclient import NotebookClient
 
 from gptlib.files import atomic_path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import slides  # noqa: E402  (tools/ is not a package)
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -39,6 +46,11 @@ def _version(package: str) -> str:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
+
+
+def widget_state_path(notebook: Path) -> Path:
+    """Where a notebook's widget state is kept: ``widget_state/<stem>.json`` in the notebook's folder."""
+    return notebook.parent / "widget_state" / f"{notebook.stem}.json"
 
 
 def normalise(nb: nbformat.NotebookNode) -> None:
@@ -55,15 +67,16 @@ def normalise(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("collapsed", None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+    slides.apply(nb)  # each cell's slide type (tools/slides.py)
 
 
-def run(path: Path, timeout: int) -> float:
-    """Execute one notebook in place; returns its wall time in seconds."""
-    nb = nbformat.read(path, as_version=4)
-    normalise(nb)
+def execute(nb: nbformat.NotebookNode, folder: Path, timeout: int) -> float:
+    """Run ``nb`` top to bottom in a fresh kernel started in ``folder`` (outputs go into ``nb``); return the
+    wall time in seconds. A cell that raises stops the run (``CellExecutionError``) unless it is tagged
+    ``raises-exception``. The kernel inherits this process's environment (``GPTLIB_FAST`` included)."""
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", allow_errors=False, record_timing=False,
-        store_widget_state=False, resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=True, resources={"metadata": {"path": str(folder)}},
         # Stored tracebacks (of cells tagged raises-exception) keep only "ErrorType: message": full
         # ones name files on this machine. nbval compares the name and message, never the traceback.
         extra_arguments=["--InteractiveShell.xmode=Minimal"],
@@ -72,8 +85,22 @@ def run(path: Path, timeout: int) -> float:
     )
     started = time.perf_counter()
     client.execute()
-    elapsed = time.perf_counter() - started
-    nb.metadata.pop("widgets", None)
+    return time.perf_counter() - started
+
+
+def run(path: Path, timeout: int) -> float:
+    """Execute one notebook in place; returns its wall time in seconds."""
+    nb = nbformat.read(path, as_version=4)
+    normalise(nb)
+    elapsed = execute(nb, path.parent, timeout)
+    widgets = nb.metadata.pop("widgets", None)
+    state = (widgets or {}).get("application/vnd.jupyter.widget-state+json", {}).get("state")
+    sidecar = widget_state_path(path)
+    if state:
+        with atomic_path(sidecar) as tmp:
+            tmp.write_text(json.dumps(widgets, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    elif sidecar.exists():
+        sidecar.unlink()
     nb.metadata["gptlib"] = {
         "run_time_s": round(elapsed, 1),
         "cpu_count": os.cpu_count(),
@@ -97,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{p} is not a notebook file")
     # The kernel inherits this environment: outputs are made on the CPU, with a fixed hash seed.
     os.environ.update(GPTLIB_DEVICE="cpu", PYTHONHASHSEED="0")
+    if os.environ.get("GPTLIB_FAST", "0") != "0":
+        parser.error("GPTLIB_FAST is set: the stored outputs are those of the full runs; unset it")
     total = 0.0
     for p in paths:
         print(f"running {p.relative_to(ROOT)} ...", flush=True)

@@ -1,0 +1,26 @@
+"""The README's quick start, followed literally in a fresh clone by tools/newcomer.py (CI only: it takes minutes).
+
+Run by ``.ci/run`` (which sets ``CI``); skipped on a student's ``make test``, and inside the newcomer's own
+clone (``GPTLIB_SKIP_OUTER=1``), so it never runs itself.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(os.environ.get("GPTLIB_SKIP_OUTER") == "1", reason="inside the newcomer's clone")
+@pytest.mark.skipif(not os.environ.get("CI"), reason="CI only (set CI=1): clones, installs and runs the suite")
+def test_quick_start_commands_work_in_a_fresh_clone():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "newcomer.py")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=25 * 60)  # fmt: skip
+    printed = result.stdout + result.stderr
+    assert result.returncode == 0, printed[-6000:]
+    assert "every quick-start command worked" in printed
+    assert "00_welcome.ipynb answered" in printed
+    print(printed[-1500:])

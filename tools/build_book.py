@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Build the series as a static HTML book, to read without running anything, and offline.
+
+    python tools/build_book.py              # or: make book; then open build/book/index.html
+
+The pages are the notebooks as committed (their stored outputs, nothing is executed), in the series'
+order, with a table of contents (``index.html``: each notebook and its sections), links to the previous
+and next notebook on every page, the glossary, math rendered by a local MathJax, and the widgets drawn
+from their saved final state (``notebooks/widget_state/``, written by tools/run_notebooks.py) by a local
+copy of the widget renderer. Every plot carries the alt text its cell declares in
+``metadata.gptlib.alt``. Nothing is fetched from another machine when a page is opened: the build checks
+each page with :func:`web_assets.remote_references` and fails if anything is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import mistune
+import nbformat
+from nbconvert import HTMLExporter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import web_assets  # noqa: E402  (tools/ is not a package)
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+DEFAULT_OUT = ROOT / "build" / "book"
+IMAGE = re.compile(r'<img\b(?=[^>]*\bsrc="data:image/png;base64,)([^>]*)>')  # a plot: its whole <img> tag
+NO_ALT = re.compile(r'\salt="[^"]*"')
+
+
+class BookError(RuntimeError):
+    """The book cannot be built as promised (a plot without alt text, a remote reference)."""
+
+
+def title_and_sections(nb) -> tuple[str, list[str]]:
+    """The notebook's title (its first ``# `` heading) and its section headings (``## ``), as text."""
+    title, sections = None, []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("# ") and title is None:
+                title = line[2:].strip()
+            elif line.startswith("## "):
+                sections.append(line[3:].strip())
+    return title or "(untitled)", sections
+
+
+def plain(markdown_text: str) -> str:
+    """Markdown heading text as plain text: `code` and **bold** marks dropped."""
+    return re.sub(r"[`*]", "", markdown_text)
+
+
+def alt_texts(nb, name: str) -> list[str]:
+    """The alt text of every PNG output, in order; raises :class:`BookError` naming a plot without one."""
+    texts = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        if not images:
+            continue
+        alt = cell.metadata.get("gptlib", {}).get("alt")
+        alts = [alt] if isinstance(alt, str) else list(alt or [])
+        if len(alts) != len(images) or not all(isinstance(a, str) and a.strip() for a in alts):
+            raise BookError(f"{name}, cell {index} (id {cell.get('id')}): {len(images)} plot(s) but alt text "
+                            f"{alt!r}; give metadata.gptlib.alt a description (a list for several plots)")  # fmt: skip
+        texts += alts
+    return texts
+
+
+def with_alt_text(page: str, alts: list[str]) -> str:
+    """The exported page with each plot's ``<img>`` given its alt text, in order (nbconvert's lab template
+    writes none)."""
+    texts = iter(alts)
+    page = IMAGE.sub(lambda m: f'<img alt="{html.escape(next(texts))}"{NO_ALT.sub("", m.group(1))}>', page)
+    if next(texts, None) is not None:
+        raise BookError("more alt texts than plots on the page")
+    return page
+
+
+def with_widget_state(nb, path: Path):
+    """The notebook with its saved widget state (if any) in ``metadata.widgets``, where nbconvert looks."""
+    sidecar = path.parent / "widget_state" / f"{path.stem}.json"
+    if sidecar.is_file():
+        nb.metadata["widgets"] = json.loads(sidecar.read_text(encoding="utf-8"))
+    return nb
+
+
+def navigation(pages: list[tuple[str, str]], i: int) -> str:
+    previous = f'<a href="{pages[i - 1][0]}">← {html.escape(pages[i - 1][1])}</a>' if i > 0 else ""
+    following = f'<a href="{pages[i + 1][0]}">{html.escape(pages[i + 1][1])} →</a>' if i + 1 < len(pages) else ""
+    return (f'<nav class="book-nav" style="display:flex;justify-content:space-between;gap:1em;'
+            f'padding:0.6em 1em;font:14px sans-serif;border-bottom:1px solid #ddd">'
+            f'<span>{previous}</span><a href="index.html">Contents</a><span>{following}</span></nav>')  # fmt: skip
+
+
+def local_links(page: str) -> str:
+    """Links between notebooks (``03_transformer_block.ipynb#...``) and to the glossary point at the book's
+    pages."""
+    page = re.sub(r'href="(?:\./)?(\d\d_[\w]+)\.ipynb', r'href="\1.html', page)
+    return re.sub(r'href="(?:\./)?glossary\.md', 'href="glossary.html', page)
+
+
+def build(out: Path) -> list[Path]:
+    """Build the book into ``out`` (replaced whole); return the pages written."""
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    urls = web_assets.copy_assets(staging / "assets")
+    exporter = HTMLExporter(template_name="lab", mathjax_url=urls["mathjax_url"], require_js_url=urls["require_js_url"],
+                            widget_renderer_url=urls["widget_renderer_url"],
+                            jupyter_widgets_base_url=urls["jupyter_widgets_base_url"])  # fmt: skip
+    exporter.mermaid_js_url = exporter.mermaid_layout_elk_js_url = ""  # no diagrams here: nothing to load
+
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = [nbformat.read(p, as_version=4) for p in paths]
+    headings = [title_and_sections(nb) for nb in notebooks]
+    pages = [(f"{p.stem}.html", plain(t)) for p, (t, _) in zip(paths, headings)] + [("glossary.html", "Glossary")]
+    written = []
+    for i, (path, nb) in enumerate(zip(paths, notebooks)):
+        body, _ = exporter.from_notebook_node(with_widget_state(nb, path))
+        body = with_alt_text(body, alt_texts(nb, path.name))
+        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + navigation(pages, i), body, count=1)
+        body = body.replace("</body>", navigation(pages, i) + "</body>", 1)
+        written.append(staging / pages[i][0])
+        written[-1].write_text(local_links(body), encoding="utf-8")
+
+    glossary = mistune.html((NOTEBOOKS / "glossary.md").read_text(encoding="utf-8"))
+    written.append(staging / "glossary.html")
+    written[-1].write_text(page_html("Glossary", navigation(pages, len(pages) - 1) + local_links(glossary)),
+                           encoding="utf-8")  # fmt: skip
+
+    items = []
+    for (file, title), (_, sections) in zip(pages, headings):
+        subs = "".join(f"<li>{html.escape(plain(s))}</li>" for s in sections)
+        items.append(f'<li><a href="{file}">{html.escape(title)}</a><ul>{subs}</ul></li>')
+    items.append('<li><a href="glossary.html">Glossary (Chinese–English)</a></li>')
+    written.append(staging / "index.html")
+    written[-1].write_text(page_html("GPT from scratch", "<h1>GPT from scratch</h1><p>The series as executed, to read "
+                                     "without running it. Open the notebooks in JupyterLab to run and change them.</p>"
+                                     f"<ol start=\"0\">{''.join(items)}</ol>"), encoding="utf-8")  # fmt: skip
+
+    for page in written:
+        remote = web_assets.remote_references(page.read_text(encoding="utf-8"))
+        if remote:
+            raise BookError(f"{page.name} would fetch from other machines: {remote[:5]}")
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)  # the old book is replaced only by a whole new one
+    return [out / p.name for p in written]
+
+
+def page_html(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f'<style>body{{font:16px/1.5 sans-serif;max-width:60em;margin:auto;padding:1em}}'
+            f'table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:0.2em 0.5em}}</style>'
+            f"</head><body>{body}</body></html>")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT.relative_to(ROOT)}")
+    args = parser.parse_args(argv)
+    try:
+        pages = build(args.out.resolve())
+    except (BookError, web_assets.AssetsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{len(pages)} pages in {args.out}; open {args.out / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
