@@ -56,3 +56,18 @@ def pytest_collection_finish(session):
         ensure_dataset("tinyshakespeare", progress=False)
     except DatasetUnavailableError as err:
         pytest.exit(f"the test suite needs the tiny Shakespeare corpus, and it is not here.\n{err}", returncode=4)
+
+
+# What only CI's outer run does: the tests that start browsers, build the book, run instructor mode, or
+# (the newcomer) run the whole suite again in a fresh clone. With GPTLIB_ONLY_OUTER=1 (.ci/run sets it) the
+# outer run keeps just these: the newcomer's `make test` in its clone runs everything else, so CI runs the
+# whole suite once, as a newcomer would, instead of twice.
+OUTER_TESTS = {"test_newcomer.py", "test_browser.py", "test_book.py", "test_fast_mode.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("GPTLIB_ONLY_OUTER") != "1":
+        return
+    keep = [item for item in items if Path(str(item.fspath)).name in OUTER_TESTS]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep

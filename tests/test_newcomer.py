@@ -20,7 +20,8 @@ def test_quick_start_commands_work_in_a_fresh_clone():
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "newcomer.py")], cwd=ROOT,
                             capture_output=True, text=True, timeout=25 * 60)  # fmt: skip
     printed = result.stdout + result.stderr
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    (ROOT / "test-artifacts" / "newcomer.log").write_text(printed, encoding="utf-8")  # with each step's time
     assert result.returncode == 0, printed[-6000:]
     assert "every quick-start command worked" in printed
-    assert "00_welcome.ipynb answered" in printed
-    print(printed[-1500:])
+    assert "answered: 00_welcome.ipynb is a notebook" in printed

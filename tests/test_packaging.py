@@ -66,6 +66,10 @@ def test_ci_runs_the_readme_test_command_with_the_cpu_torch_and_local_data():
     assert 'TORCH_SPEC="torch==2.13.0"' in ci
     assert "GPTLIB_DATA_DIR" in ci and "shared/data/tinyshakespeare" in ci
     assert ci.rstrip().endswith("make test")
+    # the outer run keeps only the outer tests; the newcomer's clone runs the whole suite, without the variable
+    assert "export GPTLIB_ONLY_OUTER=1" in ci and "export CI=1" in ci
+    newcomer = (ROOT / "tools" / "newcomer.py").read_text()
+    assert 'not k.startswith(("GPTLIB_"' in newcomer and 'GPTLIB_SKIP_OUTER="1"' in newcomer
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make lab" in readme
 
