@@ -77,8 +77,8 @@ def test_lab_command_for_each_kind_of_machine(euid, environ, platform, root, bro
     assert command[:2] == ["jupyter", "lab"]
     assert ("--allow-root" in command) == root
     assert ("--no-browser" in command) == (not browser)
-    opened = [arg for arg in command if arg.endswith("00_welcome.ipynb")]
-    assert opened == [str(ROOT / "notebooks" / "00_welcome.ipynb")]
+    assert "--LabApp.default_url=/lab/tree/00_welcome.ipynb" in command
+    assert f"--ServerApp.root_dir={ROOT / 'notebooks'}" in command
     assert f"--LabApp.app_settings_dir={ROOT / 'tools' / 'jupyterlab'}" in command
 
 
@@ -132,5 +132,5 @@ def test_make_lab_starts_jupyterlab_on_notebook_00_without_the_news(tmp_path):
         process.terminate()
         process.wait(timeout=30)
     printed = log.read_text()
-    assert "No desktop found" in printed and f"http://127.0.0.1:{port}/" in printed
+    assert "No desktop found" in printed and f"http://127.0.0.1:{port}/lab/tree/00_welcome.ipynb?token=" in printed
     assert ("--allow-root" in printed) == (os.geteuid() == 0)

@@ -16,7 +16,9 @@ What it adds to a plain ``jupyter lab notebooks/00_welcome.ipynb``:
   for this project only: JupyterLab reads its settings overrides from ``tools/jupyterlab/overrides.json``
   (``--LabApp.app_settings_dir``), which says never to fetch news or check for updates; nothing is
   written anywhere, and a student's own settings still win;
-- JupyterLab opens on notebook 00, with the file browser at ``notebooks/``.
+- JupyterLab opens on notebook 00, with the file browser at ``notebooks/``: the URL it prints is
+  ``http://127.0.0.1:8888/lab/tree/00_welcome.ipynb?token=...`` (``--LabApp.default_url``), so opening it by
+  hand shows notebook 00 too.
 """
 
 from __future__ import annotations
@@ -48,11 +50,11 @@ def lab_command(*, euid: int | None, environ: dict, platform: str, jupyter: str 
 
     >>> lab_command(euid=0, environ={}, platform="linux")[-2:]
     ['--allow-root', '--no-browser']
-    >>> lab_command(euid=1000, environ={"DISPLAY": ":0"}, platform="linux")[-1].endswith("00_welcome.ipynb")
-    True
+    >>> lab_command(euid=1000, environ={"DISPLAY": ":0"}, platform="linux")[-1]
+    '--LabApp.default_url=/lab/tree/00_welcome.ipynb'
     """
     command = [jupyter, "lab", f"--ServerApp.root_dir={ROOT / 'notebooks'}", f"--LabApp.app_settings_dir={SETTINGS}",
-               str(ROOT / "notebooks" / FIRST_NOTEBOOK)]
+               f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}"]  # the URL it prints opens notebook 00
     if euid == 0:
         command.append("--allow-root")
     if not has_desktop(environ, platform):

@@ -49,8 +49,7 @@ def bash_block_after(readme: str, heading: str) -> list[str]:
 
 
 def lab_url(log: Path) -> str | None:
-    """The http://127.0.0.1:PORT/lab?token=... URL JupyterLab printed, if it has yet (the browser it opens
-    is sent on to notebook 00 through a redirect file; the URL itself is the server's)."""
+    """The http://127.0.0.1:PORT/lab/... URL JupyterLab printed, if it has yet."""
     found = re.search(r"(http://127\.0\.0\.1:\d+/lab\S*)", log.read_text(errors="replace"))
     return found.group(1) if found else None
 
@@ -70,6 +69,8 @@ def check_lab(command: str, clone: Path, env: dict, log: Path, timeout_s: float 
             url = lab_url(log)
             if url:
                 server, token = re.match(r"(http://[^/]+)/", url).group(1), re.search(r"token=(\w+)", url)
+                if "/lab/tree/00_welcome.ipynb" not in url:
+                    raise RuntimeError(f"`{command}` prints a URL that does not open notebook 00: {url}")
                 api = f"{server}/api/contents/00_welcome.ipynb?content=0" + (f"&token={token.group(1)}" if token else "")
                 try:
                     with urllib.request.urlopen(api, timeout=5) as response:
