@@ -5,10 +5,19 @@ import logging
 import os
 import signal
 import socket
+import time
+import urllib.error
+import urllib.request
 import warnings
 from types import SimpleNamespace
 
+import pytest
 import torch
+
+# The tests that start browsers, build the book, run instructor mode or clone the repository: left out of the
+# suite the newcomer test runs inside its clone (tools/newcomer.py sets GPTLIB_SKIP_OUTER=1).
+skip_inside_newcomer = pytest.mark.skipif(os.environ.get("GPTLIB_SKIP_OUTER") == "1",
+                                          reason="GPTLIB_SKIP_OUTER=1: inside the newcomer's clone")  # fmt: skip
 
 
 def make_config(n_embd=32, n_head=4, dropout=0.0, bias=True):
@@ -77,3 +86,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_answers(url: str, process, log, timeout_s: float) -> None:
+    """Poll ``url`` until the server started as ``process`` gives any HTTP answer; fail with the end of its
+    ``log`` (a path) if it stops first or stays silent for ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:  # an error page is an answer: the server is up
+            return
+        except (urllib.error.URLError, ConnectionError):
+            assert process.poll() is None, f"the server stopped: {log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no answer from {url} in {timeout_s} s: {log.read_text()[-3000:]}"
+            time.sleep(0.3)

@@ -8,7 +8,6 @@ none was made and that math and widgets were drawn. ``GPTLIB_SKIP_OUTER=1`` leav
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -18,6 +17,7 @@ import nbformat
 import pytest
 
 from tests.conftest import missing_tool
+from tests.helpers import skip_inside_newcomer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -28,7 +28,6 @@ import web_assets  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "book"
-outer = pytest.mark.skipif(os.environ.get("GPTLIB_SKIP_OUTER") == "1", reason="GPTLIB_SKIP_OUTER=1")
 
 
 # ---------------------------------------------------------------- in step with the notebooks (no npm needed)
@@ -94,7 +93,7 @@ def open_offline(browser, page_file: Path, shot: str):
     return page, blocked
 
 
-@outer
+@skip_inside_newcomer
 def test_book_builds_offline_with_contents_math_widgets_and_alt_text(assets_installed, browser, tmp_path):
     out = tmp_path / "book"
     pages = build_book.build(out)  # raises if a page references another machine
@@ -122,7 +121,7 @@ def test_book_builds_offline_with_contents_math_widgets_and_alt_text(assets_inst
     assert page.locator("a").count() >= len(NOTEBOOKS) + 1 and blocked == []
 
 
-@outer
+@skip_inside_newcomer
 def test_slides_of_one_notebook_build_and_present_offline(assets_installed, browser, tmp_path):
     [deck] = build_slides.build([ROOT / "notebooks" / "03_transformer_block.ipynb"], tmp_path / "slides")
     html = deck.read_text(encoding="utf-8")

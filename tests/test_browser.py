@@ -17,20 +17,17 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_port, skip_inside_newcomer, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 
-pytestmark = pytest.mark.skipif(os.environ.get("GPTLIB_SKIP_OUTER") == "1",
-                                reason="GPTLIB_SKIP_OUTER=1: run by the newcomer test's inner suite")  # fmt: skip
+pytestmark = skip_inside_newcomer
 
 
 def notebook_until(source: Path, marker: str, folder: Path) -> Path:
@@ -70,17 +67,8 @@ def voila(tmp_path):
             cwd=notebook.parent, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         processes.append((process, log))
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "static/", timeout=2).close()
-                return url
-            except urllib.error.HTTPError:  # any HTTP answer: the server is up
-                return url
-            except (urllib.error.URLError, ConnectionError):
-                assert process.poll() is None, (tmp_path / "voila.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "Voilà did not answer in 60 s"
-                time.sleep(0.3)
+        wait_until_answers(url + "static/", process, tmp_path / "voila.log", timeout_s=60)
+        return url
 
     yield serve
     for process, log in processes:

@@ -11,7 +11,6 @@ and a fast run's numbers are not compared with them. The time of each notebook i
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import nbformat
 import pytest
 
 from gptlib import fast_mode
+from tests.helpers import skip_inside_newcomer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -29,7 +29,7 @@ SOURCES = {p: "\n".join(c.source for c in nbformat.read(p, as_version=4).cells) 
 # A notebook that never asks fast_mode runs the same in both modes: nbval's run of it is its fast-mode run.
 SWITCHED = [p for p in NOTEBOOKS if "fast_mode." in SOURCES[p]]
 TIMES = ROOT / "test-artifacts" / "fast_mode_times.json"
-pytestmark = pytest.mark.skipif(os.environ.get("GPTLIB_SKIP_OUTER") == "1", reason="GPTLIB_SKIP_OUTER=1")
+pytestmark = skip_inside_newcomer
 
 
 def test_switch_values_and_tables():

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import skip_inside_newcomer
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(os.environ.get("GPTLIB_SKIP_OUTER") == "1", reason="inside the newcomer's clone")
+@skip_inside_newcomer
 @pytest.mark.skipif(not os.environ.get("CI"), reason="CI only (set CI=1): clones, installs and runs the suite")
 def test_quick_start_commands_work_in_a_fresh_clone():
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "newcomer.py")], cwd=ROOT,

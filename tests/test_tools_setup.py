@@ -6,14 +6,12 @@ import os
 import secrets
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,15 +110,9 @@ def test_make_lab_starts_jupyterlab_on_notebook_00_without_the_news(tmp_path):
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                status, body = get(f"{base}/api/contents/00_welcome.ipynb?content=0&token={token}")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert process.poll() is None, f"JupyterLab stopped: {log.read_text()[-2000:]}"
-                assert time.monotonic() < deadline, f"JupyterLab did not answer in 90 s: {log.read_text()[-2000:]}"
-                time.sleep(0.5)
+        contents = f"{base}/api/contents/00_welcome.ipynb?content=0&token={token}"
+        wait_until_answers(contents, process, log, timeout_s=90)
+        status, body = get(contents)
         assert status == 200 and json.loads(body)["type"] == "notebook"
         _, body = get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}")
         properties = json.loads(body)["schema"]["properties"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -68,8 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     for p in paths:
         if p.suffix != ".ipynb" or not p.is_file():
             parser.error(f"{p} is not a notebook file")
-    if shutil.which("npm") is None and not (web_assets.INSTALLED / "node_modules").is_dir():
-        parser.error("npm is needed once, to fetch reveal.js and MathJax from the npm registry")
     try:
         written = build(paths, args.out.resolve())
     except (build_book.BookError, web_assets.AssetsError) as err:
