@@ -6,19 +6,24 @@
 #                the torch already in $(VENV), or else tools/torch_spec.py chooses (the CPU build on
 #                Linux without an NVIDIA GPU)
 #   PYTHON       the Python (3.10+) that creates the virtual environment
+#   EDITION      which edition `make lab` opens: en (default) or zh, the Chinese one (notebooks/zh/)
 #   NB           the notebook(s) `make outputs` re-executes and `make slides` builds (default: all of them)
+#
+# `make outputs` also rebuilds the Chinese edition (notebooks/zh/) from the new outputs; `make zh` rebuilds it
+# alone, after a translation file changed.
 
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?=
 CONSTRAINTS ?= constraints.txt
 NB ?=
+EDITION ?= en
 
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300
 
-.PHONY: install lab test outputs book slides constraints clean
+.PHONY: install lab test outputs zh book slides constraints clean
 
 install:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "this series needs Python 3.10 or newer; $(PYTHON) is " + sys.version.split()[0])'
@@ -37,13 +42,16 @@ install:
 	$(PY) -m pip install --quiet $$flags -r requirements.txt -e .
 
 lab: install
-	$(PY) tools/lab.py
+	$(PY) tools/lab.py --edition $(EDITION)
 
 test: install
 	$(PY) -m pytest tests gptlib notebooks --doctest-modules $(NBVAL)
 
 outputs: install
 	$(PY) tools/run_notebooks.py $(NB)
+
+zh: install
+	$(PY) tools/build_zh.py
 
 book: install
 	$(PY) tools/build_book.py

@@ -97,17 +97,20 @@ def open_offline(browser, page_file: Path, shot: str):
 def test_book_builds_offline_with_contents_math_widgets_and_alt_text(assets_installed, browser, tmp_path):
     out = tmp_path / "book"
     pages = build_book.build(out)  # raises if a page references another machine
-    names = [p.name for p in pages]
-    assert names == [f"{p.stem}.html" for p in NOTEBOOKS] + ["glossary.html", "index.html"]
+    names = [p.relative_to(out).as_posix() for p in pages]
+    editions = [f"{p.stem}.html" for p in NOTEBOOKS] + ["index.html"]
+    assert names == editions + [f"zh/{n}" for n in editions] + ["glossary.html"]
 
     index = (out / "index.html").read_text(encoding="utf-8")
     order = [index.index(f'href="{p.stem}.html"') for p in NOTEBOOKS]
     assert order == sorted(order), "the contents are not in the series' order"
-    for page in pages[:-1]:
+    for page in pages:
+        if page.name == "index.html":
+            continue
         text = page.read_text(encoding="utf-8")
         assert web_assets.remote_references(text) == []
-        assert 'href="index.html">Contents</a>' in text, f"{page.name} has no way back to the contents"
-        assert not re.search(r'href="\d\d_\w+\.ipynb', text), f"{page.name} links to a notebook, not a page"
+        assert re.search(r'href="index.html">(Contents|目录)</a>', text), f"{page.name} has no way back to the contents"
+        assert not re.search(r'href="[^"]*\d\d_\w+\.ipynb', text), f"{page.name} links to a notebook, not a page"
         assert text.count("<img ") == text.count('<img alt="'), f"{page.name} has an image without alt text"
 
     page, blocked = open_offline(browser, out / "05_likelihood.html", "05-book")
@@ -119,6 +122,15 @@ def test_book_builds_offline_with_contents_math_widgets_and_alt_text(assets_inst
     assert blocked == []
     page, blocked = open_offline(browser, out / "index.html", "book-contents")
     assert page.locator("a").count() >= len(NOTEBOOKS) + 1 and blocked == []
+    page, blocked = open_offline(browser, out / "zh" / "05_likelihood.html", "05-book-zh")
+    assert page.locator(".MathJax_CHTML").count() > 10, "MathJax drew no formulas in the Chinese edition"
+    assert blocked == []
+    page, blocked = open_offline(browser, out / "zh" / "07_generation.html", "07-book-zh-playground")
+    assert page.locator(".widget-slider").count() >= 4 and blocked == [], "the Chinese 07 lost the playground's state"
+    zh_index = (out / "zh" / "index.html").read_text(encoding="utf-8")
+    order = [zh_index.index(f'href="{p.stem}.html"') for p in NOTEBOOKS]
+    assert order == sorted(order), "the Chinese contents are not in the series' order"
+    assert 'href="zh/00_welcome.html"' in (out / "00_welcome.html").read_text(encoding="utf-8")
 
 
 @skip_inside_newcomer
@@ -134,3 +146,12 @@ def test_slides_of_one_notebook_build_and_present_offline(assets_installed, brow
     page.keyboard.press("ArrowRight")
     page.wait_for_timeout(800)
     assert page.url.endswith("#/1"), page.url  # the second slide
+
+
+@skip_inside_newcomer
+def test_a_chinese_notebooks_slides_are_named_for_their_edition_and_link_back(assets_installed, tmp_path):
+    [deck] = build_slides.build([ROOT / "notebooks" / "zh" / "00_welcome.ipynb"], tmp_path / "slides")
+    assert deck.name == "00_welcome.zh.slides.html"
+    html = deck.read_text(encoding="utf-8")
+    assert 'href="00_welcome.slides.html"' in html and 'href="01_tokens.zh.slides.html"' in html
+    assert not re.search(r'href="[^"]*\.ipynb', html)

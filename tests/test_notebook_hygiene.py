@@ -10,11 +10,15 @@ from __future__ import annotations
 import getpass
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import prose_numbers  # noqa: E402  (tools/ is not a package)
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NAMES = [p.stem for p in NOTEBOOKS]
 
@@ -147,8 +151,7 @@ def test_every_notebook_with_exercises_has_solutions():
 
 # ---------------------------------------------------------------- numbers in prose
 
-# A number worth checking: a decimal (2.48), or four or more digits (1,115,394 or 50256).
-_NUMBER = re.compile(r"(?<![\w.,#-])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d{4,})(?![\w]|\.\d)")
+_NUMBER = prose_numbers.NUMBER  # a number worth checking: a decimal (2.48), or four or more digits (50,257)
 _YEAR = re.compile(r"(19|20)\d\d")  # a year, as in a citation
 _NOT_PROSE = (re.compile(r"`[^`]*`"),  # code
               re.compile(r"\$\$.*?\$\$", re.S),  # a displayed formula: its constants are the definition

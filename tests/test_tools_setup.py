@@ -80,6 +80,18 @@ def test_lab_command_for_each_kind_of_machine(euid, environ, platform, root, bro
     assert f"--LabApp.app_settings_dir={ROOT / 'tools' / 'jupyterlab'}" in command
 
 
+def test_lab_opens_either_editions_notebook_00_and_refuses_another_edition():
+    for edition in ("en", "zh"):
+        [url] = [a for a in lab.lab_command(euid=1000, environ={}, platform="linux", edition=edition)
+                 if a.startswith("--LabApp.default_url=/lab/tree/")]
+        assert (ROOT / "notebooks" / url.removeprefix("--LabApp.default_url=/lab/tree/")).is_file(), url
+    assert url.endswith("/zh/00_welcome.ipynb")
+    with pytest.raises(ValueError, match="edition 'fr' is not one of the series' editions: en, zh"):
+        lab.lab_command(euid=1000, environ={}, platform="linux", edition="fr")
+    make = subprocess.run(["make", "-n", "lab", "EDITION=zh"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "tools/lab.py --edition zh" in make.stdout
+
+
 def test_news_pop_up_setting_is_the_one_jupyterlab_defines():
     overrides = json.loads((ROOT / "tools" / "jupyterlab" / "overrides.json").read_text(encoding="utf-8"))
     schema_file = (Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas" / "@jupyterlab"

@@ -10,6 +10,10 @@ from their saved final state (``notebooks/widget_state/``, written by tools/run_
 copy of the widget renderer. Every plot carries the alt text its cell declares in
 ``metadata.gptlib.alt``. Nothing is fetched from another machine when a page is opened: the build checks
 each page with :func:`web_assets.remote_references` and fails if anything is.
+
+The Chinese edition (notebooks/zh/, built by tools/build_zh.py) becomes a second book beside the first, in
+``zh/``, with its own contents page; the two share the glossary and the assets, and each notebook's link
+to the other edition leads to the other book's page.
 """
 
 from __future__ import annotations
@@ -88,8 +92,9 @@ def with_alt_text(page: str, alts: list[str]) -> str:
 
 
 def with_widget_state(nb, path: Path):
-    """The notebook with its saved widget state (if any) in ``metadata.widgets``, where nbconvert looks."""
-    sidecar = path.parent / "widget_state" / f"{path.stem}.json"
+    """The notebook with its saved widget state (if any) in ``metadata.widgets``, where nbconvert looks
+    (a Chinese notebook's is its English one's: the same widgets, made by the same run)."""
+    sidecar = NOTEBOOKS / "widget_state" / f"{path.stem}.json"
     if sidecar.is_file():
         nb.metadata["widgets"] = json.loads(sidecar.read_text(encoding="utf-8"))
     return nb
@@ -104,10 +109,10 @@ def navigation(pages: list[tuple[str, str]], i: int) -> str:
 
 
 def local_links(page: str) -> str:
-    """Links between notebooks (``03_transformer_block.ipynb#...``) and to the glossary point at the book's
-    pages."""
-    page = re.sub(r'href="(?:\./)?(\d\d_[\w]+)\.ipynb', r'href="\1.html', page)
-    return re.sub(r'href="(?:\./)?glossary\.md', 'href="glossary.html', page)
+    """Links between notebooks (``03_transformer_block.ipynb#...``, ``zh/00_welcome.ipynb``,
+    ``../00_welcome.ipynb``) and to the glossary point at the book's pages."""
+    page = re.sub(r'href="(?:\./)?((?:\.\./|zh/)?\d\d_[\w]+)\.ipynb', r'href="\1.html', page)
+    return re.sub(r'href="(?:\./)?((?:\.\./)?)glossary\.md', r'href="\1glossary.html', page)
 
 
 def build(out: Path) -> list[Path]:
@@ -116,38 +121,12 @@ def build(out: Path) -> list[Path]:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     urls = web_assets.copy_assets(staging / "assets")
-    exporter = HTMLExporter(template_name="lab", mathjax_url=urls["mathjax_url"], require_js_url=urls["require_js_url"],
-                            widget_renderer_url=urls["widget_renderer_url"],
-                            jupyter_widgets_base_url=urls["jupyter_widgets_base_url"])  # fmt: skip
-    exporter.mermaid_js_url = exporter.mermaid_layout_elk_js_url = ""  # no diagrams here: nothing to load
-
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    notebooks = [nbformat.read(p, as_version=4) for p in paths]
-    headings = [title_and_sections(nb) for nb in notebooks]
-    pages = [(f"{p.stem}.html", plain(t)) for p, (t, _) in zip(paths, headings)] + [("glossary.html", "Glossary")]
-    written = []
-    for i, (path, nb) in enumerate(zip(paths, notebooks)):
-        body, _ = exporter.from_notebook_node(with_widget_state(nb, path))
-        body = with_alt_text(body, alt_texts(nb, path.name))
-        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + navigation(pages, i), body, count=1)
-        body = body.replace("</body>", navigation(pages, i) + "</body>", 1)
-        written.append(staging / pages[i][0])
-        written[-1].write_text(local_links(body), encoding="utf-8")
-
+    written = _edition(_exporter(urls), NOTEBOOKS, staging, EDITIONS["en"])
+    written += _edition(_exporter({k: f"../{v}" for k, v in urls.items()}), NOTEBOOKS / "zh", staging / "zh", EDITIONS["zh"])
     glossary = mistune.html((NOTEBOOKS / "glossary.md").read_text(encoding="utf-8"))
     written.append(staging / "glossary.html")
-    written[-1].write_text(page_html("Glossary", navigation(pages, len(pages) - 1) + local_links(glossary)),
-                           encoding="utf-8")  # fmt: skip
-
-    items = []
-    for (file, title), (_, sections) in zip(pages, headings):
-        subs = "".join(f"<li>{html.escape(plain(s))}</li>" for s in sections)
-        items.append(f'<li><a href="{file}">{html.escape(title)}</a><ul>{subs}</ul></li>')
-    items.append('<li><a href="glossary.html">Glossary (Chinese–English)</a></li>')
-    written.append(staging / "index.html")
-    written[-1].write_text(page_html("GPT from scratch", "<h1>GPT from scratch</h1><p>The series as executed, to read "
-                                     "without running it. Open the notebooks in JupyterLab to run and change them.</p>"
-                                     f"<ol start=\"0\">{''.join(items)}</ol>"), encoding="utf-8")  # fmt: skip
+    written[-1].write_text(page_html("Glossary", '<p><a href="index.html">Contents</a> · <a href="zh/index.html">目录'
+                                     '</a></p>' + local_links(glossary)), encoding="utf-8")  # fmt: skip
 
     for page in written:
         remote = web_assets.remote_references(page.read_text(encoding="utf-8"))
@@ -155,11 +134,61 @@ def build(out: Path) -> list[Path]:
             raise BookError(f"{page.name} would fetch from other machines: {remote[:5]}")
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)  # the old book is replaced only by a whole new one
-    return [out / p.name for p in written]
+    return [out / p.relative_to(staging) for p in written]
 
 
-def page_html(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+def _exporter(urls: dict[str, str]) -> HTMLExporter:
+    """nbconvert's exporter, loading MathJax, require.js and the widget renderer from ``urls``."""
+    exporter = HTMLExporter(template_name="lab", mathjax_url=urls["mathjax_url"], require_js_url=urls["require_js_url"],
+                            widget_renderer_url=urls["widget_renderer_url"],
+                            jupyter_widgets_base_url=urls["jupyter_widgets_base_url"])  # fmt: skip
+    exporter.mermaid_js_url = exporter.mermaid_layout_elk_js_url = ""  # no diagrams here: nothing to load
+    return exporter
+
+
+# What each edition's pages say around the notebooks: its contents page's title and words, its language.
+EDITIONS = {
+    "en": {"lang": "en", "title": "GPT from scratch", "glossary": "glossary.html", "contents": "Contents",
+           "intro": "The series as executed, to read without running it. Open the notebooks in JupyterLab to run "
+                    "and change them.", "other": '<a href="zh/index.html">中文版</a>',
+           "glossary_item": "Glossary (Chinese–English)"},
+    "zh": {"lang": "zh", "title": "从零构建 GPT（中文版）", "glossary": "../glossary.html", "contents": "目录",
+           "intro": "执行过的整个系列，无需运行即可阅读。要运行和修改笔记本，请在 JupyterLab 中打开它们。",
+           "other": '<a href="../index.html">English</a>', "glossary_item": "术语表（中英对照）"},
+}
+
+
+def _edition(exporter: HTMLExporter, folder: Path, staging: Path, words: dict) -> list[Path]:
+    """The pages of one edition's notebooks and its contents page, written into ``staging``."""
+    staging.mkdir(parents=True, exist_ok=True)
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = [nbformat.read(p, as_version=4) for p in paths]
+    headings = [title_and_sections(nb) for nb in notebooks]
+    pages = [(f"{p.stem}.html", plain(t)) for p, (t, _) in zip(paths, headings)]
+    pages.append((words["glossary"], words["glossary_item"]))
+    written = []
+    for i, (path, nb) in enumerate(zip(paths, notebooks)):
+        body, _ = exporter.from_notebook_node(with_widget_state(nb, path))
+        body = with_alt_text(body, alt_texts(nb, path.name))
+        nav = navigation(pages, i).replace(">Contents</a>", f">{words['contents']}</a>")
+        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+        body = body.replace("</body>", nav + "</body>", 1).replace('<html lang="en">', f'<html lang="{words["lang"]}">', 1)
+        written.append(staging / pages[i][0])
+        written[-1].write_text(local_links(body), encoding="utf-8")
+    items = []
+    for (file, title), (_, sections) in zip(pages, headings):
+        subs = "".join(f"<li>{html.escape(plain(s))}</li>" for s in sections)
+        items.append(f'<li><a href="{file}">{html.escape(title)}</a><ul>{subs}</ul></li>')
+    items.append(f'<li><a href="{words["glossary"]}">{words["glossary_item"]}</a></li>')
+    written.append(staging / "index.html")
+    written[-1].write_text(page_html(words["title"], f"<p>{words['other']}</p><h1>{html.escape(words['title'])}</h1>"
+                                     f"<p>{words['intro']}</p><ol start=\"0\">{''.join(items)}</ol>",
+                                     lang=words["lang"]), encoding="utf-8")  # fmt: skip
+    return written
+
+
+def page_html(title: str, body: str, lang: str = "en") -> str:
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<style>body{{font:16px/1.5 sans-serif;max-width:60em;margin:auto;padding:1em}}'
             f'table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:0.2em 0.5em}}</style>'
             f"</head><body>{body}</body></html>")  # fmt: skip

@@ -4,7 +4,8 @@
     python tools/build_slides.py notebooks/02_self_attention.ipynb    # or: make slides NB=...
     python tools/build_slides.py                                      # every notebook
 
-Writes ``build/slides/<notebook>.slides.html`` beside an ``assets/`` folder holding local copies of
+Writes ``build/slides/<notebook>.slides.html`` (``<notebook>.zh.slides.html`` for a notebook of the
+Chinese edition, ``notebooks/zh/``) beside an ``assets/`` folder holding local copies of
 reveal.js, MathJax, require.js and the widget renderer (tools/web_assets.py), so that a slide show opened
 from disk fetches nothing from another machine. The slides follow each cell's
 ``metadata.slideshow.slide_type``, set by ``tools/slides.py``: a new slide at each ``##`` section,
@@ -49,9 +50,12 @@ def build(notebooks: list[Path], out: Path) -> list[Path]:
         remote = web_assets.remote_references(body)
         if remote:
             raise build_book.BookError(f"the slides of {path.name} would fetch from other machines: {remote[:5]}")
-        target = out / f"{path.stem}.slides.html"
+        edition = ".zh" if path.parent.resolve() == (ROOT / "notebooks" / "zh").resolve() else ""  # the Chinese edition
+        target = out / f"{path.stem}{edition}.slides.html"
         tmp = target.with_suffix(".partial")
-        body = re.sub(r'href="(?:\./)?(\d\d_\w+)\.ipynb', r'href="\1.slides.html', body)  # links between notebooks
+        body = re.sub(r'href="\.\./(\d\d_\w+)\.ipynb', r'href="\1.slides.html', body)  # from a Chinese deck to English
+        body = re.sub(r'href="zh/(\d\d_\w+)\.ipynb', r'href="\1.zh.slides.html', body)  # and back
+        body = re.sub(r'href="(?:\./)?(\d\d_\w+)\.ipynb', rf'href="\1{edition}.slides.html', body)  # within an edition
         tmp.write_text(body, encoding="utf-8")
         tmp.replace(target)
         written.append(target)

@@ -4,6 +4,7 @@
     python tools/lab.py             # what `make lab` runs after installing
     python tools/lab.py --dry-run   # print the command, start nothing
     python tools/lab.py -- --port=8890   # more arguments for jupyter lab
+    python tools/lab.py --edition zh     # open the Chinese edition's notebook 00 (make lab EDITION=zh)
 
 What it adds to a plain ``jupyter lab notebooks/00_welcome.ipynb``:
 
@@ -18,7 +19,7 @@ What it adds to a plain ``jupyter lab notebooks/00_welcome.ipynb``:
   written anywhere, and a student's own settings still win;
 - JupyterLab opens on notebook 00, with the file browser at ``notebooks/``: the URL it prints is
   ``http://127.0.0.1:8888/lab/tree/00_welcome.ipynb?token=...`` (``--LabApp.default_url``), so opening it by
-  hand shows notebook 00 too.
+  hand shows notebook 00 too (``zh/00_welcome.ipynb``, the Chinese edition's, with ``--edition zh``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIRST_NOTEBOOK = "00_welcome.ipynb"
+FIRST_NOTEBOOK = {"en": "00_welcome.ipynb", "zh": "zh/00_welcome.ipynb"}  # by edition, under notebooks/
 SETTINGS = ROOT / "tools" / "jupyterlab"  # overrides.json: the news pop-up turned off
 
 
@@ -45,16 +46,21 @@ def has_desktop(environ: dict, platform: str) -> bool:
     return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
-def lab_command(*, euid: int | None, environ: dict, platform: str, jupyter: str = "jupyter") -> list[str]:
+def lab_command(*, euid: int | None, environ: dict, platform: str, jupyter: str = "jupyter",
+                edition: str = "en") -> list[str]:
     """The command line that starts JupyterLab on the series for this user and machine.
 
     >>> lab_command(euid=0, environ={}, platform="linux")[-2:]
     ['--allow-root', '--no-browser']
     >>> lab_command(euid=1000, environ={"DISPLAY": ":0"}, platform="linux")[-1]
     '--LabApp.default_url=/lab/tree/00_welcome.ipynb'
+    >>> lab_command(euid=1000, environ={"DISPLAY": ":0"}, platform="linux", edition="zh")[-1]
+    '--LabApp.default_url=/lab/tree/zh/00_welcome.ipynb'
     """
+    if edition not in FIRST_NOTEBOOK:
+        raise ValueError(f"edition {edition!r} is not one of the series' editions: {', '.join(FIRST_NOTEBOOK)}")
     command = [jupyter, "lab", f"--ServerApp.root_dir={ROOT / 'notebooks'}", f"--LabApp.app_settings_dir={SETTINGS}",
-               f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}"]  # the URL it prints opens notebook 00
+               f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK[edition]}"]  # the URL it prints opens notebook 00
     if euid == 0:
         command.append("--allow-root")
     if not has_desktop(environ, platform):
@@ -65,12 +71,14 @@ def lab_command(*, euid: int | None, environ: dict, platform: str, jupyter: str 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="print the command, start nothing")
+    parser.add_argument("--edition", choices=sorted(FIRST_NOTEBOOK), default="en",
+                        help="which edition's notebook 00 to open: en (default) or zh, the Chinese one")
     parser.add_argument("extra", nargs="*", help="more arguments for jupyter lab (after --), e.g. --port=8890")
     args = parser.parse_args(argv)
 
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     command = lab_command(euid=getattr(os, "geteuid", lambda: None)(), environ=dict(os.environ),
-                          platform=sys.platform, jupyter=jupyter) + args.extra  # fmt: skip
+                          platform=sys.platform, jupyter=jupyter, edition=args.edition) + args.extra  # fmt: skip
     if args.dry_run:
         print(" ".join(command))
         return 0

@@ -13,6 +13,8 @@ A cell that raises stops the run and nothing is written, unless the cell is tagg
 ``raises-exception``. The widgets' final state (what a static view such as the book shows in place of a
 live widget) is not kept in the notebook, where every run would churn it, but beside it, in
 ``notebooks/widget_state/<notebook>.json`` (see tools/build_book.py).
+The Chinese edition of each notebook run (notebooks/zh/) is then rebuilt by tools/build_zh.py, so it
+carries the new outputs; a Chinese notebook is never run on its own.
 The wall time of the run is recorded in the notebook's metadata
 (``metadata.gptlib.run_time_s``), where tests/test_notebook_hygiene.py checks it against the budget.
 """
@@ -35,7 +37,8 @@ from nbclient import NotebookClient
 from gptlib.files import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import slides  # noqa: E402  (tools/ is not a package)
+import build_zh  # noqa: E402  (tools/ is not a package)
+import slides  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -122,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     for p in paths:
         if p.suffix != ".ipynb" or not p.is_file():
             parser.error(f"{p} is not a notebook file")
+        if p.parent == build_zh.CHINESE:
+            parser.error(f"{p} is of the Chinese edition, which tools/build_zh.py builds from the English notebook; "
+                         f"run notebooks/{p.name}")
     # The kernel inherits this environment: outputs are made on the CPU, with a fixed hash seed.
     os.environ.update(GPTLIB_DEVICE="cpu", PYTHONHASHSEED="0")
     if os.environ.get("GPTLIB_FAST", "0") != "0":
@@ -133,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         total += elapsed
         print(f"  {elapsed:6.1f} s", flush=True)
     print(f"{len(paths)} notebook(s), {total:.1f} s in all, on {os.cpu_count()} CPU core(s)")
+    behind = []
+    for p in paths:
+        if p.parent == build_zh.ENGLISH:
+            behind += build_zh.rebuild(p.stem)[0]
+    print(f"the Chinese edition rebuilt; {len(behind)} cell(s) of its prose behind the English"
+          + "".join(f"\n  {problem}" for problem in behind))
     return 0
 
 
