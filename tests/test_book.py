@@ -111,6 +111,7 @@ def test_book_builds_offline_with_contents_math_widgets_and_alt_text(assets_inst
         assert web_assets.remote_references(text) == []
         assert re.search(r'href="index.html">(Contents|目录)</a>', text), f"{page.name} has no way back to the contents"
         assert not re.search(r'href="[^"]*\d\d_\w+\.ipynb', text), f"{page.name} links to a notebook, not a page"
+        assert not re.search(r'href="[^"]*\.md"', text), f"{page.name} links to a markdown file outside the book"
         assert text.count("<img ") == text.count('<img alt="'), f"{page.name} has an image without alt text"
 
     page, blocked = open_offline(browser, out / "05_likelihood.html", "05-book")
@@ -131,6 +132,8 @@ def test_book_builds_offline_with_contents_math_widgets_and_alt_text(assets_inst
     order = [zh_index.index(f'href="{p.stem}.html"') for p in NOTEBOOKS]
     assert order == sorted(order), "the Chinese contents are not in the series' order"
     assert 'href="zh/00_welcome.html"' in (out / "00_welcome.html").read_text(encoding="utf-8")
+    assert 'href="zh/index.html"' in (out / "00_welcome.html").read_text(encoding="utf-8")  # its README link
+    assert 'href="../00_welcome.html"' in (out / "zh" / "00_welcome.html").read_text(encoding="utf-8")
 
 
 @skip_inside_newcomer

@@ -108,10 +108,14 @@ def navigation(pages: list[tuple[str, str]], i: int) -> str:
             f'<span>{previous}</span><a href="index.html">Contents</a><span>{following}</span></nav>')  # fmt: skip
 
 
-def local_links(page: str) -> str:
+def local_links(page: str, depth: int = 0) -> str:
     """Links between notebooks (``03_transformer_block.ipynb#...``, ``zh/00_welcome.ipynb``,
-    ``../00_welcome.ipynb``) and to the glossary point at the book's pages."""
+    ``../00_welcome.ipynb``) and to the glossary point at the book's pages; a link to a README points at
+    the contents page of its edition, which stands in for it in the book. ``depth``: how many folders below
+    the book's top the page is (1 for the Chinese edition's pages)."""
     page = re.sub(r'href="(?:\./)?((?:\.\./|zh/)?\d\d_[\w]+)\.ipynb', r'href="\1.html', page)
+    page = re.sub(r'href="(?:\.\./)+README\.zh\.md"', f'href="{"../" * depth}zh/index.html"', page)
+    page = re.sub(r'href="(?:\.\./)+README\.md"', f'href="{"../" * depth}index.html"', page)
     return re.sub(r'href="(?:\./)?((?:\.\./)?)glossary\.md', r'href="\1glossary.html', page)
 
 
@@ -146,13 +150,14 @@ def _exporter(urls: dict[str, str]) -> HTMLExporter:
     return exporter
 
 
-# What each edition's pages say around the notebooks: its contents page's title and words, its language.
+# What each edition's pages say around the notebooks: its contents page's title and words, its language, and
+# how many folders below the book's top its pages are.
 EDITIONS = {
-    "en": {"lang": "en", "title": "GPT from scratch", "glossary": "glossary.html", "contents": "Contents",
+    "en": {"lang": "en", "depth": 0, "title": "GPT from scratch", "glossary": "glossary.html", "contents": "Contents",
            "intro": "The series as executed, to read without running it. Open the notebooks in JupyterLab to run "
                     "and change them.", "other": '<a href="zh/index.html">中文版</a>',
            "glossary_item": "Glossary (Chinese–English)"},
-    "zh": {"lang": "zh", "title": "从零构建 GPT（中文版）", "glossary": "../glossary.html", "contents": "目录",
+    "zh": {"lang": "zh", "depth": 1, "title": "从零构建 GPT（中文版）", "glossary": "../glossary.html", "contents": "目录",
            "intro": "执行过的整个系列，无需运行即可阅读。要运行和修改笔记本，请在 JupyterLab 中打开它们。",
            "other": '<a href="../index.html">English</a>', "glossary_item": "术语表（中英对照）"},
 }
@@ -174,7 +179,7 @@ def _edition(exporter: HTMLExporter, folder: Path, staging: Path, words: dict) -
         body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
         body = body.replace("</body>", nav + "</body>", 1).replace('<html lang="en">', f'<html lang="{words["lang"]}">', 1)
         written.append(staging / pages[i][0])
-        written[-1].write_text(local_links(body), encoding="utf-8")
+        written[-1].write_text(local_links(body, depth=words["depth"]), encoding="utf-8")
     items = []
     for (file, title), (_, sections) in zip(pages, headings):
         subs = "".join(f"<li>{html.escape(plain(s))}</li>" for s in sections)
